@@ -1,0 +1,185 @@
+"""The arena as a whole: users, the arena-wide settings row, and turns."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "DOGEUSDT", "XRPUSDT"]
+
+
+class User(AbstractUser):
+    """A person using the arena (AUTH_USER_MODEL from the first migration)."""
+
+    class Role(models.TextChoices):
+        USER = "user", "User"
+        MODERATOR = "moderator", "Moderator"
+        ADMIN = "admin", "Admin"
+
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
+    # The legacy users.id (32 hex characters) of an imported user.
+    legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(role__in=["user", "moderator", "admin"]),
+                name="arena_user_role_valid",
+            ),
+        ]
+
+
+def _default_symbols() -> list[str]:
+    return list(DEFAULT_SYMBOLS)
+
+
+class ArenaSettings(models.Model):
+    """The one row of arena-wide settings (pk is always 1); read with ``load()``.
+
+    Defaults are the legacy system's, so an imported arena behaves as before
+    unless an operator changes them.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    paper_initial_balance = models.DecimalField(
+        max_digits=20, decimal_places=8, default=Decimal("10000"),
+        help_text="USDT deposited into a new paper bot's account.",
+    )
+    live_initial_balance = models.DecimalField(
+        max_digits=20, decimal_places=8, default=Decimal("950"),
+        help_text="USDT a new real-money bot is expected to start with.",
+    )
+    turn_interval_seconds = models.PositiveIntegerField(
+        default=300, help_text="Seconds between trading turns."
+    )
+    refresh_interval_seconds = models.PositiveIntegerField(
+        default=5, help_text="Seconds between market refreshes (and stop/liquidation checks)."
+    )
+    snapshot_interval_seconds = models.PositiveIntegerField(
+        default=600, help_text="Seconds between portfolio snapshots."
+    )
+    min_trade_usdt = models.DecimalField(
+        max_digits=20, decimal_places=8, default=Decimal("50"),
+        help_text="Smallest margin, in USDT, a position may open with.",
+    )
+    cooldown_minutes = models.PositiveIntegerField(
+        default=30, help_text="Minutes a symbol rests for a bot after it closes a position there."
+    )
+    enforce_cooldown = models.BooleanField(
+        default=False,
+        help_text="Refuse opens during a cooldown; when off the model is only told about it "
+        "(the legacy behaviour).",
+    )
+    default_symbols = models.JSONField(
+        default=_default_symbols,
+        help_text="Symbols a bot trades unless it lists its own, e.g. [\"BTCUSDT\", \"ETHUSDT\"].",
+    )
+    max_open_positions_per_bot = models.PositiveIntegerField(default=6)
+    taker_fee_rate = models.DecimalField(
+        max_digits=10, decimal_places=8, default=Decimal("0.0005"),
+        help_text="Fee as a fraction of notional per fill (0.0005 = 0.05%, Binance USDT-M taker).",
+    )
+    slippage_bps = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("1"),
+        help_text="Price slippage against the trader on every market fill, in basis points.",
+    )
+    maintenance_margin_rate = models.DecimalField(
+        max_digits=10, decimal_places=8, default=Decimal("0.005"),
+        help_text="Maintenance margin rate for symbols without a known leverage-tier table.",
+    )
+    recent_decisions_in_prompt = models.PositiveIntegerField(default=10)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "arena settings"
+        verbose_name_plural = "arena settings"
+        constraints = [
+            models.CheckConstraint(condition=Q(id=1), name="arena_arenasettings_singleton"),
+            models.CheckConstraint(
+                condition=Q(paper_initial_balance__gt=0) & Q(live_initial_balance__gt=0),
+                name="arena_arenasettings_initial_balance_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(turn_interval_seconds__gte=10)
+                & Q(refresh_interval_seconds__gte=1)
+                & Q(snapshot_interval_seconds__gte=60),
+                name="arena_arenasettings_intervals_sane",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_trade_usdt__gt=0), name="arena_arenasettings_min_trade_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(taker_fee_rate__gte=0) & Q(taker_fee_rate__lt=Decimal("0.01")),
+                name="arena_arenasettings_fee_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(slippage_bps__gte=0) & Q(slippage_bps__lte=1000),
+                name="arena_arenasettings_slippage_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(maintenance_margin_rate__gt=0)
+                & Q(maintenance_margin_rate__lt=Decimal("0.5")),
+                name="arena_arenasettings_maintenance_rate_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_open_positions_per_bot__gte=1),
+                name="arena_arenasettings_max_positions_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return "Arena settings"
+
+    def clean(self) -> None:
+        symbols = self.default_symbols
+        if not isinstance(symbols, list) or not symbols or not all(
+            isinstance(s, str) and s.isalnum() and s.isupper() for s in symbols
+        ):
+            raise ValidationError(
+                {"default_symbols": "A non-empty list of upper-case symbols such as \"BTCUSDT\"."}
+            )
+
+    @classmethod
+    def load(cls) -> ArenaSettings:
+        """The settings row, created with the defaults on first use."""
+        obj, _ = cls.objects.get_or_create(id=1)
+        return obj
+
+
+class Turn(models.Model):
+    """One arena-wide turn: every bot in it saw the same frozen market snapshot."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # {symbol: {price, mark_price, change_24h_pct, funding_rate, stale}} as the bots saw it;
+    # read whole, never queried into.
+    market_snapshot = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "finished", "failed"]),
+                name="arena_turn_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(finished_at__isnull=True) | Q(finished_at__gte=models.F("started_at")),
+                name="arena_turn_finished_after_started",
+            ),
+        ]
+        indexes = [
+            # The latest turns: ORDER BY started_at DESC LIMIT n.
+            models.Index(fields=["-started_at"], name="arena_turn_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Turn {self.pk} ({self.status})"

@@ -1,0 +1,23 @@
+"""URL routes: the admin, the REST API under /api/, and the API's schema and docs."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+from django.views.static import serve
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from arena import views
+
+admin.site.site_header = "Arena administration"
+admin.site.site_title = "Arena admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/health/", views.health, name="health"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+]
+
+if settings.DEBUG:
+    urlpatterns.append(path("media/<path:path>", serve, {"document_root": settings.MEDIA_ROOT}))

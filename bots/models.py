@@ -1,0 +1,209 @@
+"""Who decides: LLM providers, bots, and every decision a bot's model made."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trading.encryption import EncryptedSecret
+
+
+class LLMProvider(models.Model):
+    """An LLM endpoint and its key. The key is stored only as Fernet ciphertext."""
+
+    class Kind(models.TextChoices):
+        OPENAI = "openai", "OpenAI-compatible (OpenAI, Grok, DeepSeek, Qwen, Ollama, vLLM…)"
+        ANTHROPIC = "anthropic", "Anthropic Messages"
+        GEMINI = "gemini", "Google Gemini"
+        SCRIPTED = "scripted", "Built-in scripted strategy (offline)"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="providers"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    base_url = models.URLField(
+        max_length=500, blank=True,
+        help_text="openai: ends in /v1; anthropic: the host (https://api.anthropic.com); "
+        "gemini: ends in /v1beta; scripted: empty.",
+    )
+    model = models.CharField(
+        max_length=200, help_text="The vendor's model name, or the scripted strategy's name."
+    )
+    api_key_encrypted = models.TextField(blank=True, default="", editable=False)
+    api_key = EncryptedSecret("api_key_encrypted")
+    key_needs_reentry = models.BooleanField(
+        default=False, help_text="The stored key could not be carried over and must be entered again."
+    )
+    input_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0"),
+        help_text="USD per million input tokens, for the cost shown on each decision.",
+    )
+    output_price_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, default=Decimal("0"),
+        help_text="USD per million output tokens.",
+    )
+    timeout_seconds = models.PositiveIntegerField(default=120)
+    max_retries = models.PositiveSmallIntegerField(default=3)
+    options = models.JSONField(
+        default=dict, blank=True,
+        help_text="Extra request parameters sent as they are, e.g. {\"temperature\": 0.2}.",
+    )
+    is_active = models.BooleanField(default=True)
+    legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "LLM provider"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=["openai", "anthropic", "gemini", "scripted"]),
+                name="bots_llmprovider_kind_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="scripted") | ~Q(base_url=""),
+                name="bots_llmprovider_base_url_required",
+            ),
+            models.CheckConstraint(
+                condition=Q(input_price_per_mtok__gte=0) & Q(output_price_per_mtok__gte=0),
+                name="bots_llmprovider_prices_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(timeout_seconds__gte=1) & Q(timeout_seconds__lte=900),
+                name="bots_llmprovider_timeout_range",
+            ),
+            models.UniqueConstraint(fields=["owner", "name"], name="bots_llmprovider_owner_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}: {self.model})"
+
+    def clean(self) -> None:
+        url = self.base_url.rstrip("/")
+        if self.kind == self.Kind.SCRIPTED:
+            return
+        if not url:
+            raise ValidationError({"base_url": "Required for every provider but the scripted one."})
+        if self.kind == self.Kind.OPENAI and not url.endswith("/v1"):
+            raise ValidationError(
+                {"base_url": "An OpenAI-compatible base URL ends in /v1 "
+                 "(requests go to {base_url}/chat/completions)."}
+            )
+        if self.kind == self.Kind.GEMINI and not url.endswith("/v1beta"):
+            raise ValidationError(
+                {"base_url": "A Gemini base URL ends in /v1beta "
+                 "(requests go to {base_url}/models/{model}:generateContent)."}
+            )
+        if self.kind == self.Kind.ANTHROPIC and url.endswith("/v1"):
+            raise ValidationError(
+                {"base_url": "An Anthropic base URL is the host only "
+                 "(requests go to {base_url}/v1/messages)."}
+            )
+
+
+class Bot(models.Model):
+    """A trading bot: a prompt plus a provider, trading on paper or for real."""
+
+    class Mode(models.TextChoices):
+        PAPER = "paper", "Paper"
+        REAL = "real", "Real money"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="bots")
+    name = models.CharField(max_length=100)
+    prompt = models.TextField()
+    provider = models.ForeignKey(LLMProvider, on_delete=models.PROTECT, related_name="bots")
+    mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.PAPER)
+    is_paused = models.BooleanField(default=False)
+    # False is a soft delete: the bot stops trading and its history stays.
+    is_active = models.BooleanField(default=True)
+    legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    initial_balance = models.DecimalField(max_digits=24, decimal_places=8)
+    symbols = models.JSONField(
+        default=list, blank=True,
+        help_text="Symbols this bot trades, e.g. [\"BTCUSDT\"]; empty means the arena's defaults.",
+    )
+    sandbox_enabled = models.BooleanField(
+        default=False, help_text="Let the model call analysis tools before deciding."
+    )
+    avatar = models.FileField(upload_to="avatars/", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(mode__in=["paper", "real"]), name="bots_bot_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(initial_balance__gt=0), name="bots_bot_initial_balance_positive"
+            ),
+            # Names are unique among a user's live bots; a soft-deleted bot frees its name.
+            models.UniqueConstraint(
+                fields=["owner", "name"], condition=Q(is_active=True),
+                name="bots_bot_owner_name_unique_active",
+            ),
+        ]
+        indexes = [
+            # Bots due for a turn: WHERE is_active AND NOT is_paused.
+            models.Index(fields=["is_active", "is_paused"], name="bots_bot_active_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        symbols = self.symbols
+        if not isinstance(symbols, list) or not all(
+            isinstance(s, str) and s.isalnum() and s.isupper() for s in symbols
+        ):
+            raise ValidationError({"symbols": "A list of upper-case symbols such as \"BTCUSDT\"."})
+
+
+class Decision(models.Model):
+    """One call to a bot's model in a turn: what was asked, answered, parsed and noted."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="decisions")
+    turn = models.ForeignKey(
+        "arena.Turn", on_delete=models.PROTECT, null=True, blank=True, related_name="decisions"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    prompt = models.TextField(blank=True)
+    raw_response = models.TextField(blank=True)
+    # The validated actions as the engine received them, read whole.
+    actions = models.JSONField(default=list, blank=True)
+    # Human-readable notes: rejections, corrections, parse problems.
+    notes = models.JSONField(default=list, blank=True)
+    success = models.BooleanField(default=False)
+    error = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    # Sandbox analysis: each tool call and its result, in order.
+    tool_calls = models.JSONField(default=list, blank=True)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "legacy_id"], name="bots_decision_bot_legacy_id_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="bots_decision_cost_not_negative"
+            ),
+        ]
+        indexes = [
+            # A bot's newest decisions: WHERE bot_id = ? ORDER BY created_at DESC LIMIT n.
+            models.Index(fields=["bot", "-created_at"], name="bots_decision_bot_recent_idx"),
+            # The arena's decision feed: ORDER BY created_at DESC.
+            models.Index(fields=["-created_at"], name="bots_decision_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Decision {self.pk} of {self.bot_id} at {self.created_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,158 @@
+"""Money: one account per bot, the append-only journal of every balance movement,
+and periodic snapshots of each bot's portfolio."""
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+MONEY = {"max_digits": 24, "decimal_places": 8}
+
+
+class AppendOnlyError(Exception):
+    """Journal entries are facts: they are never changed or removed."""
+
+
+class Account(models.Model):
+    """A bot's cash. ``balance`` is cash not locked as margin, and always equals
+    the sum of the account's entries (``manage.py audit_ledger`` proves it)."""
+
+    bot = models.OneToOneField("bots.Bot", on_delete=models.PROTECT, related_name="account")
+    balance = models.DecimalField(**MONEY, default=0)
+    currency = models.CharField(max_length=8, default="USDT")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Account of bot {self.bot_id}: {self.balance} {self.currency}"
+
+
+class EntryQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("journal entries cannot be updated; post a correcting entry")
+
+    def delete(self):  # type: ignore[override]
+        raise AppendOnlyError("journal entries cannot be deleted; post a correcting entry")
+
+    update.queryset_only = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class Entry(models.Model):
+    """One movement of an account's balance, written once and never changed.
+
+    Post entries with ``ledger.services.entry_post``, which moves the balance
+    and writes the entry in one locked transaction.
+    """
+
+    class Kind(models.TextChoices):
+        DEPOSIT = "deposit", "Deposit"
+        MARGIN_LOCK = "margin_lock", "Margin locked"
+        MARGIN_RELEASE = "margin_release", "Margin released"
+        FEE = "fee", "Fee"
+        REALIZED_PNL = "realized_pnl", "Realized PnL"
+        FUNDING = "funding", "Funding"
+        LIQUIDATION = "liquidation", "Liquidation"
+        ADJUSTMENT = "adjustment", "Adjustment"
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    # The account balance right after this entry: a running total to audit.
+    balance_after = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(default=timezone.now)
+    position = models.ForeignKey(
+        "trading.Position", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    trade = models.ForeignKey(
+        "trading.Trade", on_delete=models.PROTECT, null=True, blank=True, related_name="entries"
+    )
+    # For funding: the funding time (00:00, 08:00, 16:00 UTC) this payment is for.
+    funding_time = models.DateTimeField(null=True, blank=True)
+    memo = models.CharField(max_length=500, blank=True)
+
+    objects = EntryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "entries"
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=[
+                "deposit", "margin_lock", "margin_release", "fee", "realized_pnl",
+                "funding", "liquidation", "adjustment",
+            ]), name="ledger_entry_kind_valid"),
+            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_not_zero"),
+            # Directions that follow from the kind.
+            models.CheckConstraint(
+                condition=~Q(kind__in=["deposit", "margin_release"]) | Q(amount__gt=0),
+                name="ledger_entry_credit_kinds_positive",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["margin_lock", "fee", "liquidation"]) | Q(amount__lt=0),
+                name="ledger_entry_debit_kinds_negative",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind__in=["margin_lock", "margin_release", "funding", "liquidation"])
+                | Q(position__isnull=False),
+                name="ledger_entry_position_kinds_have_position",
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="funding") | Q(funding_time__isnull=False),
+                name="ledger_entry_funding_has_time",
+            ),
+            # Funding is charged once per position and funding time, however
+            # often the task runs.
+            models.UniqueConstraint(
+                fields=["position", "funding_time"], condition=Q(kind="funding"),
+                name="ledger_entry_funding_once",
+            ),
+        ]
+        indexes = [
+            # An account's statement: WHERE account_id = ? ORDER BY id.
+            models.Index(fields=["account", "id"], name="ledger_entry_account_idx"),
+            # Totals by kind (fees paid, funding): WHERE account_id = ? AND kind = ?.
+            models.Index(fields=["account", "kind"], name="ledger_entry_account_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.amount} on account {self.account_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("journal entries cannot be changed; post a correcting entry")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("journal entries cannot be deleted; post a correcting entry")
+
+
+class Snapshot(models.Model):
+    """A bot's portfolio at one moment, for the leaderboard and charts."""
+
+    bot = models.ForeignKey("bots.Bot", on_delete=models.PROTECT, related_name="snapshots")
+    taken_at = models.DateTimeField(default=timezone.now)
+    balance = models.DecimalField(**MONEY)
+    margin = models.DecimalField(**MONEY, default=0)
+    unrealized_pnl = models.DecimalField(**MONEY, default=0)
+    realized_pnl = models.DecimalField(**MONEY, default=0)
+    total_value = models.DecimalField(**MONEY)
+    trade_count = models.PositiveIntegerField(default=0)
+    win_rate = models.DecimalField(max_digits=7, decimal_places=6, default=0)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(win_rate__gte=0) & Q(win_rate__lte=1), name="ledger_snapshot_win_rate_range"
+            ),
+            models.CheckConstraint(condition=Q(margin__gte=0), name="ledger_snapshot_margin_not_negative"),
+            models.UniqueConstraint(fields=["bot", "legacy_id"], name="ledger_snapshot_bot_legacy_id_unique"),
+        ]
+        indexes = [
+            # A bot's value history: WHERE bot_id = ? AND taken_at >= ? ORDER BY taken_at.
+            models.Index(fields=["bot", "taken_at"], name="ledger_snapshot_bot_time_idx"),
+            # Leaderboard periods and retention: WHERE taken_at < ?.
+            models.Index(fields=["taken_at"], name="ledger_snapshot_time_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Snapshot of bot {self.bot_id} at {self.taken_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite."""
+from __future__ import annotations
+
+import pytest
+
+from bots.services import bot_create, provider_create
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def admin_user(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="root", password="root-pass-123", email="root@example.com", role="admin"
+    )
+
+
+@pytest.fixture
+def provider(user):
+    return provider_create(owner=user, name="Scripted", kind="scripted", model="momentum")
+
+
+@pytest.fixture
+def openai_provider(user):
+    return provider_create(
+        owner=user, name="OpenAI", kind="openai", model="gpt-4o-mini",
+        base_url="https://api.openai.com/v1", api_key="sk-test-PLAINTEXT-0123456789abcdef",
+    )
+
+
+@pytest.fixture
+def bot(user, provider):
+    return bot_create(owner=user, name="Momo", prompt="Trade {{marketData}}", provider=provider)

@@ -1,0 +1,273 @@
+"""What happens in the market: markets, exchange wallets, positions and trades."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from trading.encryption import EncryptedSecret
+
+# Money in USDT; prices and quantities carry more places for sub-cent coins.
+MONEY = {"max_digits": 24, "decimal_places": 8}
+PRICE = {"max_digits": 30, "decimal_places": 12}
+QUANTITY = {"max_digits": 30, "decimal_places": 12}
+
+
+class Side(models.TextChoices):
+    LONG = "LONG", "Long"
+    SHORT = "SHORT", "Short"
+
+
+class CloseReason(models.TextChoices):
+    DECISION = "decision", "Model decision"
+    STOP_LOSS = "stop_loss", "Stop-loss"
+    TAKE_PROFIT = "take_profit", "Take-profit"
+    LIQUIDATION = "liquidation", "Liquidation"
+    MANUAL = "manual", "Manual"
+    RESET = "reset", "Bot reset"
+
+
+class Market(models.Model):
+    """A listed perpetual and its latest prices as the feed last saw them."""
+
+    symbol = models.CharField(max_length=32, unique=True)
+    base_asset = models.CharField(max_length=16, blank=True)
+    quote_asset = models.CharField(max_length=16, default="USDT")
+    last_price = models.DecimalField(**PRICE, null=True, blank=True)
+    mark_price = models.DecimalField(**PRICE, null=True, blank=True)
+    change_24h_pct = models.DecimalField(max_digits=12, decimal_places=4, null=True, blank=True)
+    funding_rate = models.DecimalField(max_digits=12, decimal_places=8, null=True, blank=True)
+    next_funding_at = models.DateTimeField(null=True, blank=True)
+    tick_size = models.DecimalField(**PRICE, null=True, blank=True)
+    step_size = models.DecimalField(**QUANTITY, null=True, blank=True)
+    max_leverage = models.PositiveSmallIntegerField(default=20)
+    is_listed = models.BooleanField(default=True)
+    # True when the last refresh failed: prices are the last known, never opened on.
+    is_stale = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(last_price__isnull=True) | Q(last_price__gt=0))
+                & (Q(mark_price__isnull=True) | Q(mark_price__gt=0)),
+                name="trading_market_prices_positive",
+            ),
+            models.CheckConstraint(
+                condition=(Q(tick_size__isnull=True) | Q(tick_size__gt=0))
+                & (Q(step_size__isnull=True) | Q(step_size__gt=0)),
+                name="trading_market_sizes_positive",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_leverage__gte=1) & Q(max_leverage__lte=200),
+                name="trading_market_max_leverage_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.symbol
+
+
+class Wallet(models.Model):
+    """Keys to a real exchange account, encrypted at rest, optionally tied to one bot."""
+
+    class Exchange(models.TextChoices):
+        BINANCE = "binance", "Binance USDT-M"
+        BINANCE_TESTNET = "binance_testnet", "Binance USDT-M testnet"
+        ASTER = "aster", "Aster DEX"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets"
+    )
+    bot = models.OneToOneField(
+        "bots.Bot", on_delete=models.SET_NULL, null=True, blank=True, related_name="wallet"
+    )
+    exchange = models.CharField(max_length=32, choices=Exchange.choices, default=Exchange.BINANCE)
+    label = models.CharField(max_length=100, blank=True)
+    api_key_encrypted = models.TextField(blank=True, default="", editable=False)
+    api_secret_encrypted = models.TextField(blank=True, default="", editable=False)
+    api_key = EncryptedSecret("api_key_encrypted")
+    api_secret = EncryptedSecret("api_secret_encrypted")
+    key_needs_reentry = models.BooleanField(default=False)
+    address = models.CharField(max_length=200, blank=True)
+    is_active = models.BooleanField(default=True)
+    legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(exchange__in=["binance", "binance_testnet", "aster"]),
+                name="trading_wallet_exchange_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or f"{self.get_exchange_display()} wallet {self.pk}"
+
+
+class Position(models.Model):
+    """An isolated-margin perpetual position. ``margin`` is the USDT locked for it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    bot = models.ForeignKey("bots.Bot", on_delete=models.PROTECT, related_name="positions")
+    symbol = models.CharField(max_length=32)
+    side = models.CharField(max_length=5, choices=Side.choices)
+    status = models.CharField(max_length=6, choices=Status.choices, default=Status.OPEN)
+    margin = models.DecimalField(**MONEY)
+    leverage = models.PositiveSmallIntegerField()
+    quantity = models.DecimalField(**QUANTITY)
+    entry_price = models.DecimalField(**PRICE)
+    liquidation_price = models.DecimalField(**PRICE, null=True, blank=True)
+    stop_loss = models.DecimalField(**PRICE, null=True, blank=True)
+    take_profit = models.DecimalField(**PRICE, null=True, blank=True)
+    # Mark to market, refreshed with prices.
+    mark_price = models.DecimalField(**PRICE, null=True, blank=True)
+    unrealized_pnl = models.DecimalField(**MONEY, default=0)
+    marked_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(default=timezone.now)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    exit_price = models.DecimalField(**PRICE, null=True, blank=True)
+    # Net of the closing fee: the amount the close added to (or took from) the balance
+    # beyond the released margin.
+    realized_pnl = models.DecimalField(**MONEY, null=True, blank=True)
+    close_reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    opening_decision = models.ForeignKey(
+        "bots.Decision", on_delete=models.PROTECT, null=True, blank=True,
+        related_name="opened_positions",
+    )
+    legacy_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(side__in=["LONG", "SHORT"]), name="trading_position_side_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["open", "closed"]), name="trading_position_status_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(leverage__gte=1) & Q(leverage__lte=200),
+                name="trading_position_leverage_range",
+            ),
+            models.CheckConstraint(condition=Q(margin__gt=0), name="trading_position_margin_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity__gt=0), name="trading_position_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(entry_price__gt=0), name="trading_position_entry_price_positive"
+            ),
+            models.CheckConstraint(
+                condition=(Q(stop_loss__isnull=True) | Q(stop_loss__gt=0))
+                & (Q(take_profit__isnull=True) | Q(take_profit__gt=0))
+                & (Q(liquidation_price__isnull=True) | Q(liquidation_price__gte=0)),
+                name="trading_position_trigger_prices_positive",
+            ),
+            # Open means no close facts; closed means all of them.
+            models.CheckConstraint(
+                condition=(
+                    Q(status="open", closed_at__isnull=True, exit_price__isnull=True, close_reason="")
+                    | Q(status="closed", closed_at__isnull=False, exit_price__gt=0)
+                ),
+                name="trading_position_close_fields_match_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(close_reason__in=["", *CloseReason.values]),
+                name="trading_position_close_reason_valid",
+            ),
+            models.UniqueConstraint(
+                fields=["bot", "legacy_id"], name="trading_position_bot_legacy_id_unique"
+            ),
+            # One open position per bot, symbol and side; a second open is refused.
+            models.UniqueConstraint(
+                fields=["bot", "symbol", "side"], condition=Q(status="open"),
+                name="trading_position_one_open_per_side",
+            ),
+        ]
+        indexes = [
+            # A bot's positions by state: WHERE bot_id = ? AND status = 'open'.
+            models.Index(fields=["bot", "status"], name="trading_pos_bot_status_idx"),
+            # Trigger checks on each refresh: WHERE status = 'open' AND symbol = ?.
+            models.Index(
+                fields=["symbol"], condition=Q(status="open"), name="trading_pos_open_symbol_idx"
+            ),
+            # A bot's closed history: WHERE bot_id = ? ORDER BY closed_at DESC.
+            models.Index(fields=["bot", "-closed_at"], name="trading_pos_bot_closed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.side} {self.symbol} x{self.leverage} ({self.status})"
+
+
+class Trade(models.Model):
+    """One fill: the OPEN or the CLOSE of a position, with its fee and realized PnL."""
+
+    class Kind(models.TextChoices):
+        OPEN = "OPEN", "Open"
+        CLOSE = "CLOSE", "Close"
+
+    bot = models.ForeignKey("bots.Bot", on_delete=models.PROTECT, related_name="trades")
+    # Null only for legacy fills whose position cannot be identified.
+    position = models.ForeignKey(
+        Position, on_delete=models.PROTECT, null=True, blank=True, related_name="trades"
+    )
+    decision = models.ForeignKey(
+        "bots.Decision", on_delete=models.PROTECT, null=True, blank=True, related_name="trades"
+    )
+    kind = models.CharField(max_length=5, choices=Kind.choices)
+    side = models.CharField(max_length=5, choices=Side.choices)
+    symbol = models.CharField(max_length=32)
+    price = models.DecimalField(**PRICE)
+    quantity = models.DecimalField(**QUANTITY)
+    margin = models.DecimalField(**MONEY, null=True, blank=True)
+    leverage = models.PositiveSmallIntegerField(null=True, blank=True)
+    fee = models.DecimalField(**MONEY, default=0)
+    # Realized PnL of a CLOSE, net of its fee; null on an OPEN.
+    pnl = models.DecimalField(**MONEY, null=True, blank=True)
+    reason = models.CharField(max_length=16, choices=CloseReason.choices, blank=True)
+    executed_at = models.DateTimeField(default=timezone.now)
+    legacy_id = models.CharField(max_length=64, null=True, blank=True)
+    exchange_order_id = models.CharField(max_length=64, null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=["OPEN", "CLOSE"]), name="trading_trade_kind_valid"),
+            models.CheckConstraint(condition=Q(side__in=["LONG", "SHORT"]), name="trading_trade_side_valid"),
+            models.CheckConstraint(condition=Q(price__gt=0), name="trading_trade_price_positive"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="trading_trade_quantity_positive"),
+            models.CheckConstraint(condition=Q(fee__gte=0), name="trading_trade_fee_not_negative"),
+            models.CheckConstraint(
+                condition=Q(margin__isnull=True) | Q(margin__gt=0), name="trading_trade_margin_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(leverage__isnull=True) | (Q(leverage__gte=1) & Q(leverage__lte=200)),
+                name="trading_trade_leverage_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(reason__in=["", *CloseReason.values]), name="trading_trade_reason_valid"
+            ),
+            models.UniqueConstraint(fields=["bot", "legacy_id"], name="trading_trade_bot_legacy_id_unique"),
+            models.UniqueConstraint(
+                fields=["bot", "exchange_order_id"], name="trading_trade_bot_exchange_order_unique"
+            ),
+            # A position is opened once and closed once: a stop and a turn racing
+            # to close the same position cannot both write a CLOSE.
+            models.UniqueConstraint(
+                fields=["position", "kind"], condition=Q(position__isnull=False),
+                name="trading_trade_one_per_position_kind",
+            ),
+        ]
+        indexes = [
+            # A bot's trade history: WHERE bot_id = ? ORDER BY executed_at DESC.
+            models.Index(fields=["bot", "-executed_at"], name="trading_trade_bot_recent_idx"),
+            # The arena's trade feed and period statistics: WHERE executed_at >= ?.
+            models.Index(fields=["-executed_at"], name="trading_trade_recent_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.side} {self.symbol} @ {self.price}"
