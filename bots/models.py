@@ -131,6 +131,8 @@ class Bot(models.Model):
         default=False, help_text="Let the model call analysis tools before deciding."
     )
     avatar = models.FileField(upload_to="avatars/", blank=True)
+    # Statistics (PnL, win rate, trade count) count from here; set by a paper reset.
+    stats_reset_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,6 +1,7 @@
 """Writes about bots and providers."""
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -8,9 +9,15 @@ from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
 
 from bots.models import Bot, LLMProvider
-from ledger.services import account_open
+from ledger.models import Account, Entry
+from ledger.services import account_open, entry_post, money
+from trading.models import CloseReason
+from trading.selectors import open_positions
+from trading.services import position_close
 
 _BOT_OPTIONS = {
     "initial_balance", "symbols", "sandbox_enabled", "is_paused", "is_active", "legacy_id",
@@ -61,6 +68,24 @@ def bot_create(
     return bot
 
 
+def bots_set_paused(*, bots: QuerySet[Bot], paused: bool) -> int:
+    """Pause or resume bots in one UPDATE; turns read ``is_paused`` when they pick
+    their bots, so the change applies from the next turn without a restart."""
+    return bots.update(is_paused=paused, updated_at=timezone.now())
+
+
+def bot_pause(*, bot: Bot) -> Bot:
+    bots_set_paused(bots=Bot.objects.filter(pk=bot.pk), paused=True)
+    bot.is_paused = True
+    return bot
+
+
+def bot_resume(*, bot: Bot) -> Bot:
+    bots_set_paused(bots=Bot.objects.filter(pk=bot.pk), paused=False)
+    bot.is_paused = False
+    return bot
+
+
 def provider_create(
     *,
     owner: Any,
@@ -77,3 +102,23 @@ def provider_create(
     provider.full_clean()
     provider.save()
     return provider
+
+
+def bot_reset(*, bot: Bot, now: datetime | None = None) -> Bot:
+    """Start a paper bot over: close its positions, restore its initial balance with one
+    adjustment entry, and restart its statistics. All history is kept."""
+    if bot.mode != Bot.Mode.PAPER:
+        raise ValidationError({"mode": "Only paper bots can be reset; a real account holds real money."})
+    now = now or timezone.now()
+    with transaction.atomic():
+        account = Account.objects.select_for_update().get(bot=bot)
+        for position_id in open_positions(bot_id=bot.pk).order_by("id").values_list("id", flat=True):
+            position_close(position=position_id, reason=CloseReason.RESET, now=now)
+        account.refresh_from_db()
+        difference = money(bot.initial_balance - account.balance)
+        if difference != 0:
+            entry_post(account=account, kind=Entry.Kind.ADJUSTMENT, amount=difference,
+                       memo=f"reset to the initial balance {bot.initial_balance}", created_at=now)
+        bot.stats_reset_at = now
+        bot.save(update_fields=["stats_reset_at", "updated_at"])
+    return bot

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import Sum
-
+from ledger.aggregates import MoneySum
 from ledger.models import Account
 
 
@@ -15,5 +14,5 @@ def account_balance(*, account: Account) -> Decimal:
 
 def account_entries_total(*, account: Account) -> Decimal:
     """The sum of the account's journal entries: what the balance must equal."""
-    total = account.entries.aggregate(total=Sum("amount"))["total"]
+    total = account.entries.aggregate(total=MoneySum("amount"))["total"]
     return total if total is not None else Decimal("0")

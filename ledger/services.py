@@ -3,6 +3,8 @@ moves ``Account.balance`` and appends the matching ``Entry`` under the account's
 row lock, so the balance always equals the sum of the entries."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -49,6 +51,52 @@ def _check(kind: str, amount: Decimal, position: Any, funding_time: datetime | N
         raise LedgerError("a funding entry names its funding time")
 
 
+@dataclass(frozen=True)
+class Posting:
+    """One movement to post: see ``entries_post``."""
+
+    kind: str
+    amount: Decimal
+    position: Any = None
+    trade: Any = None
+    funding_time: datetime | None = None
+    memo: str = ""
+
+
+def entries_post(
+    *, account: Account, postings: Sequence[Posting], created_at: datetime | None = None
+) -> list[Entry]:
+    """Move ``account``'s balance by every posting and journal each as an entry, at once.
+
+    Locks the account row (``SELECT … FOR UPDATE``); callers that touch positions
+    lock the account before them, so every writer takes locks in the same order.
+    One balance update and one insert however many postings; each entry carries
+    the running balance after it. ``account.balance`` is refreshed on the instance.
+    """
+    checked = []
+    for posting in postings:
+        amount = money(posting.amount)
+        _check(posting.kind, amount, posting.position, posting.funding_time)
+        checked.append((posting, amount))
+    if not checked:
+        return []
+    created_at = created_at or timezone.now()
+    with transaction.atomic(savepoint=False):
+        locked = Account.objects.select_for_update().get(pk=account.pk)
+        entries = []
+        for posting, amount in checked:
+            locked.balance += amount
+            entries.append(Entry(
+                account=locked, kind=posting.kind, amount=amount, balance_after=locked.balance,
+                position=posting.position, trade=posting.trade, funding_time=posting.funding_time,
+                memo=posting.memo[:500], created_at=created_at,
+            ))
+        locked.save(update_fields=["balance", "updated_at"])
+        Entry.objects.bulk_create(entries)
+    account.balance = locked.balance
+    return entries
+
+
 def entry_post(
     *,
     account: Account,
@@ -60,31 +108,10 @@ def entry_post(
     memo: str = "",
     created_at: datetime | None = None,
 ) -> Entry:
-    """Move ``account``'s balance by ``amount`` and journal it as one ``kind`` entry.
-
-    Locks the account row first (``SELECT … FOR UPDATE``); callers that touch
-    positions lock the account before them, so every writer takes locks in the
-    same order. ``account.balance`` is refreshed on the passed instance.
-    """
-    amount = money(amount)
-    _check(kind, amount, position, funding_time)
-    with transaction.atomic():
-        locked = Account.objects.select_for_update().get(pk=account.pk)
-        locked.balance = locked.balance + amount
-        locked.save(update_fields=["balance", "updated_at"])
-        entry = Entry.objects.create(
-            account=locked,
-            kind=kind,
-            amount=amount,
-            balance_after=locked.balance,
-            position=position,
-            trade=trade,
-            funding_time=funding_time,
-            memo=memo[:500],
-            created_at=created_at or timezone.now(),
-        )
-    account.balance = locked.balance
-    return entry
+    """Move ``account``'s balance by ``amount`` and journal it as one ``kind`` entry."""
+    posting = Posting(kind=kind, amount=amount, position=position, trade=trade,
+                      funding_time=funding_time, memo=memo)
+    return entries_post(account=account, postings=[posting], created_at=created_at)[0]
 
 
 def account_open(*, bot: Any, deposit: Decimal, memo: str = "Initial deposit") -> Account:

@@ -271,3 +271,68 @@ class Trade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.side} {self.symbol} @ {self.price}"
+
+
+class Cooldown(models.Model):
+    """A symbol a bot may not re-open until ``until`` (set when it closes a position)."""
+
+    bot = models.ForeignKey("bots.Bot", on_delete=models.PROTECT, related_name="cooldowns")
+    symbol = models.CharField(max_length=32)
+    until = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "symbol"], name="trading_cooldown_bot_symbol_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} for bot {self.bot_id} until {self.until:%Y-%m-%d %H:%M}"
+
+
+class Candle(models.Model):
+    """One stored kline, so charts and analysis tools do not ask the feed again.
+
+    A candle whose interval had ended when it was fetched (``open_time + interval <=
+    fetched_at``) is closed and never rewritten; only the open one is refreshed.
+    """
+
+    class Interval(models.TextChoices):
+        M1 = "1m", "1 minute"
+        M5 = "5m", "5 minutes"
+        M15 = "15m", "15 minutes"
+        H1 = "1h", "1 hour"
+        H4 = "4h", "4 hours"
+        D1 = "1d", "1 day"
+
+    symbol = models.CharField(max_length=32)
+    interval = models.CharField(max_length=3, choices=Interval.choices)
+    open_time = models.DateTimeField()
+    open = models.DecimalField(**PRICE)
+    high = models.DecimalField(**PRICE)
+    low = models.DecimalField(**PRICE)
+    close = models.DecimalField(**PRICE)
+    volume = models.DecimalField(**QUANTITY)  # in the base asset
+    fetched_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            # Also the index for the chart query WHERE symbol = ? AND interval = ?
+            # ORDER BY open_time DESC LIMIT n (scanned backwards), so no separate index.
+            models.UniqueConstraint(
+                fields=["symbol", "interval", "open_time"], name="trading_candle_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(low__gt=0)
+                & Q(low__lte=models.F("open")) & Q(low__lte=models.F("close"))
+                & Q(high__gte=models.F("open")) & Q(high__gte=models.F("close")),
+                name="trading_candle_prices_consistent",
+            ),
+            models.CheckConstraint(condition=Q(volume__gte=0), name="trading_candle_volume_not_negative"),
+            models.CheckConstraint(
+                condition=Q(interval__in=["1m", "5m", "15m", "1h", "4h", "1d"]),
+                name="trading_candle_interval_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.symbol} {self.interval} {self.open_time:%Y-%m-%d %H:%M}"

@@ -1,0 +1,60 @@
+"""Admin for the arena as a whole: users, the one settings row, and turns."""
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.safestring import SafeString
+
+from arena.models import ArenaSettings, Turn, User
+from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
+
+
+@admin.register(User)
+class ArenaUserAdmin(UserAdmin):
+    fieldsets = (*UserAdmin.fieldsets, ("Arena", {"fields": ("role", "legacy_id")}))
+    add_fieldsets = (*UserAdmin.add_fieldsets, ("Arena", {"fields": ("role",)}))
+    list_display = (*UserAdmin.list_display, "role")
+    list_filter = (*UserAdmin.list_filter, "role")
+    search_fields = (*UserAdmin.search_fields, "legacy_id")
+
+
+@admin.register(ArenaSettings)
+class ArenaSettingsAdmin(admin.ModelAdmin):
+    """The singleton: its list is the one row, which can be changed but never
+    added a second time or deleted."""
+
+    readonly_fields = ("updated_at",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return super().has_add_permission(request) and not ArenaSettings.objects.exists()
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(self, request: HttpRequest, extra_context: Any = None) -> HttpResponseRedirect:
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        row = ArenaSettings.load()
+        return HttpResponseRedirect(reverse("admin:arena_arenasettings_change", args=[row.pk]))
+
+
+@admin.register(Turn)
+class TurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "started_at", "finished_at", "status", "error")
+    list_filter = ("status", "started_at")
+    search_fields = ("error",)
+    date_hierarchy = "started_at"
+    ordering = ("-started_at",)
+    changelist_defer = ("market_snapshot",)
+    readonly_fields = ("decisions",)
+    fields = ("started_at", "finished_at", "status", "error", "decisions", "market_snapshot")
+
+    @admin.display(description="decisions")
+    def decisions(self, obj: Turn) -> SafeString:
+        count = obj.decisions.count()
+        return changelist_link("bots.decision", f"{count} decision(s)", turn__id__exact=obj.pk)

@@ -1,0 +1,281 @@
+"""Benchmark of the paper engine's persistence.
+
+1. The cost of persisting one turn's changes (10 bots each close a position,
+   open another and record a decision) with 1k, 100k and 1M trades of history
+   (``--quick``: 1k, 10k, 100k) — it must stay flat as history grows.
+2. In the same run, the legacy pattern: serialise the whole arena state (2.7 MB,
+   the audited legacy size) into one JSON document and rewrite its row after
+   each turn.
+3. Throughput of open, close, mark and trigger checks over 1,000 open positions.
+
+Runs against a fresh SQLite file by default, or the (scratch!) database in
+BENCH_DATABASE_URL. The last line printed is one JSON object.
+
+    python bench/engine.py --quick
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+D = Decimal
+PRICES = {"BTCUSDT": D("60000"), "ETHUSDT": D("3000"), "SOLUSDT": D("150"),
+          "BNBUSDT": D("600"), "DOGEUSDT": D("0.15"), "XRPUSDT": D("0.6")}
+LEGACY_BLOB_BYTES = int(2.7 * 1024 * 1024)
+
+
+def setup_django(database_url: str | None) -> None:
+    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
+    os.environ["DEBUG"] = "1"
+    os.environ["ARENA_VAR_DIR"] = str(workdir)
+    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
+    os.environ["LOG_LEVEL"] = "warning"
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=0)
+
+
+def make_bots(count: int, prefix: str):
+    from arena.models import User
+    from bots.services import bot_create, provider_create
+
+    owner, _ = User.objects.get_or_create(username=f"bench-{prefix}")
+    provider = provider_create(owner=owner, name=f"scripted-{prefix}", kind="scripted", model="momentum")
+    return [
+        bot_create(owner=owner, name=f"{prefix}-{i}", prompt="bench", provider=provider,
+                   initial_balance=D("1000000"))
+        for i in range(count)
+    ]
+
+
+def grow_history(bot, trades_wanted: int, start_index: int) -> int:
+    """Bulk-insert closed positions (an OPEN and a CLOSE trade each) until the trades
+    table holds ``trades_wanted`` rows; returns the next free index."""
+    from django.utils import timezone
+
+    from trading.models import Position, Trade
+
+    have = Trade.objects.count()
+    positions_needed = max(0, (trades_wanted - have) // 2)
+    now = timezone.now() - timedelta(days=365)
+    index = start_index
+    chunk = 5000
+    while positions_needed > 0:
+        batch = min(chunk, positions_needed)
+        positions = Position.objects.bulk_create([
+            Position(
+                bot=bot, symbol="BTCUSDT", side="LONG", status="closed", margin=D("100"), leverage=5,
+                quantity=D("0.008"), entry_price=D("60000"), exit_price=D("60100"),
+                realized_pnl=D("0.5"), close_reason="decision",
+                opened_at=now + timedelta(seconds=index + i), closed_at=now + timedelta(seconds=index + i + 1),
+                legacy_id=f"h{index + i}",
+            )
+            for i in range(batch)
+        ], batch_size=1000)
+        trades = []
+        for p in positions:
+            trades.append(Trade(bot=bot, position=p, kind="OPEN", side="LONG", symbol="BTCUSDT",
+                                price=D("60000"), quantity=D("0.008"), fee=D("0.24"), executed_at=p.opened_at))
+            trades.append(Trade(bot=bot, position=p, kind="CLOSE", side="LONG", symbol="BTCUSDT",
+                                price=D("60100"), quantity=D("0.008"), fee=D("0.24"), pnl=D("0.5"),
+                                reason="decision", executed_at=p.closed_at))
+        Trade.objects.bulk_create(trades, batch_size=2000)
+        index += batch
+        positions_needed -= batch
+    return index
+
+
+def one_turn(bots, turn: int) -> float:
+    """Persist one turn for every bot: close its open position, open a new one, record the decision."""
+    from bots.models import Decision
+    from trading.models import Position
+    from trading.services import position_close, position_open
+
+    symbols = list(PRICES)
+    started = time.perf_counter()
+    for bot in bots:
+        decision = Decision.objects.create(bot=bot, prompt="p", raw_response="[]", success=True)
+        for position_id in Position.objects.filter(bot=bot, status="open").values_list("id", flat=True):
+            position_close(position=position_id, reason="decision", decision=decision)
+        symbol = symbols[turn % len(symbols)]
+        result = position_open(bot=bot, symbol=symbol, side="LONG" if turn % 2 else "SHORT",
+                               margin=D("100"), leverage=5, decision=decision)
+        assert result.position is not None, result.notes
+    return time.perf_counter() - started
+
+
+def legacy_state(bots: int) -> dict:
+    """A legacy-shaped arena_state of about the audited size (2.7 MB)."""
+    rng = random.Random(7)
+    state = {"bots": [], "marketData": [
+        {"symbol": f"S{i}USDT", "price": rng.random() * 100, "price24hChange": rng.random()} for i in range(300)
+    ]}
+    for b in range(bots):
+        state["bots"].append({"id": f"bot_{b}", "name": f"Bot {b}", "prompt": "x" * 2000,
+                              "portfolio": {"balance": 10000, "positions": []}, "orders": [],
+                              "botLogs": [], "valueHistory": []})
+    size = len(json.dumps(state))
+    i = 0
+    while size < LEGACY_BLOB_BYTES:
+        bot = state["bots"][i % bots]
+        order = {"id": f"order_{i}_{rng.randrange(10**9)}", "symbol": "BTCUSDT", "type": "LONG",
+                 "size": 100, "leverage": 5, "pnl": -3, "fee": 3, "timestamp": 1700000000000 + i,
+                 "entryPrice": 60000.0 + i, "exitPrice": 0}
+        bot["orders"].insert(0, order)
+        size += len(json.dumps(order)) + 2
+        i += 1
+    return state
+
+
+def legacy_turn(connection, state: dict, turn: int) -> float:
+    started = time.perf_counter()
+    for bot in state["bots"]:
+        bot["orders"].insert(0, {"id": f"order_t{turn}", "symbol": "ETHUSDT", "type": "SHORT", "size": 100,
+                                 "leverage": 5, "pnl": -3, "fee": 3, "timestamp": 1800000000000 + turn,
+                                 "entryPrice": 3000.0, "exitPrice": 0})
+        bot["portfolio"]["balance"] -= 3
+    blob = json.dumps(state)
+    from django.db import transaction
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE bench_legacy_arena_state SET state = %s, updated_at = %s WHERE id = 1",
+                       [blob, int(time.time() * 1000)])
+    return time.perf_counter() - started
+
+
+def throughput(positions: int = 1000) -> dict:
+    from trading import perps
+    from trading.models import Market, Position
+    from trading.services import position_close, position_open, positions_mark, triggers_check
+
+    per_bot = 10
+    bots = make_bots(positions // per_bot, "ops")
+    plan = [(s, side) for s in PRICES for side in ("LONG", "SHORT")][:per_bot]
+    started = time.perf_counter()
+    for bot in bots:
+        for symbol, side in plan:
+            price = PRICES[symbol]
+            far = D("0.5") if side == "LONG" else D("1.5")  # stops far away: checks find nothing
+            position_open(bot=bot, symbol=symbol, side=side, margin=D("100"), leverage=3,
+                          stop_loss=price * far)
+    open_s = time.perf_counter() - started
+    opened = Position.objects.filter(status="open", bot__in=bots).count()
+    assert opened == positions, opened
+
+    marks = {s: p * D("1.001") for s, p in PRICES.items()}
+    started = time.perf_counter()
+    rounds = 5
+    for _ in range(rounds):
+        positions_mark(prices=marks)
+    mark_s = (time.perf_counter() - started) / rounds
+
+    quiet = {s: perps.Bar.move(p, p * D("1.001")) for s, p in PRICES.items()}
+    started = time.perf_counter()
+    for _ in range(rounds):
+        assert triggers_check(ranges=quiet) == []
+    check_s = (time.perf_counter() - started) / rounds
+
+    # Every long's stop fires: half the book closes through the trigger path.
+    crash = {s: perps.Bar(open=p, high=p, low=p * D("0.4"), close=p * D("0.45")) for s, p in PRICES.items()}
+    for s, p in PRICES.items():
+        Market.objects.filter(symbol=s).update(last_price=p * D("0.45"))
+    started = time.perf_counter()
+    fired = triggers_check(ranges=crash)
+    trigger_close_s = time.perf_counter() - started
+    for s, p in PRICES.items():
+        Market.objects.filter(symbol=s).update(last_price=p)
+
+    remaining = list(Position.objects.filter(status="open", bot__in=bots).values_list("id", flat=True))
+    started = time.perf_counter()
+    for position_id in remaining:
+        position_close(position=position_id, reason="manual")
+    close_s = time.perf_counter() - started
+    return {
+        "open_per_s": round(positions / open_s, 1),
+        "close_per_s": round(len(remaining) / close_s, 1),
+        "mark_positions_per_s": round(positions / mark_s, 1),
+        "trigger_check_positions_per_s": round(positions / check_s, 1),
+        "trigger_closes_per_s": round(len(fired) / trigger_close_s, 1),
+        "trigger_closes": len(fired),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller history, fewer turns (under a minute)")
+    args = parser.parse_args()
+    setup_django(os.environ.get("BENCH_DATABASE_URL"))
+    from django.db import connection
+    from django.utils import timezone
+
+    from arena.models import ArenaSettings
+    from trading.models import Market
+
+    arena = ArenaSettings.load()
+    arena.cooldown_minutes = 0  # bots re-open the symbol they just closed
+    arena.max_open_positions_per_bot = 12  # ten positions per bot in the throughput part
+    arena.save()
+    for symbol, price in PRICES.items():
+        Market.objects.create(symbol=symbol, last_price=price, mark_price=price, updated_at=timezone.now())
+
+    sizes = [1_000, 10_000, 100_000] if args.quick else [1_000, 100_000, 1_000_000]
+    turns = 5 if args.quick else 15
+    bots = make_bots(10, "turn")
+    historian = make_bots(1, "history")[0]
+    persist = {}
+    index = 0
+    for size in sizes:
+        t0 = time.perf_counter()
+        index = grow_history(historian, size, index)
+        grown = time.perf_counter() - t0
+        one_turn(bots, -1)  # warm caches after the bulk load
+        timings = [one_turn(bots, t) for t in range(turns)]
+        persist[size] = statistics.median(timings)
+        print(f"history {size:>9,} trades (loaded in {grown:5.1f}s): "
+              f"one turn of 10 bots persists in {persist[size] * 1000:7.1f} ms (median of {turns})", flush=True)
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_legacy_arena_state (id integer primary key, state text, "
+                       "updated_at bigint)")
+        cursor.execute("INSERT INTO bench_legacy_arena_state VALUES (1, '{}', 0)")
+    state = legacy_state(bots=10)
+    blob_bytes = len(json.dumps(state))
+    legacy = statistics.median(legacy_turn(connection, state, t) for t in range(turns))
+    print(f"legacy pattern: rewrite a {blob_bytes / 1e6:.2f} MB arena_state row per turn: "
+          f"{legacy * 1000:7.1f} ms (median of {turns})", flush=True)
+
+    ops = throughput(1000)
+    print("over 1,000 open positions: " + ", ".join(f"{k} {v}" for k, v in ops.items()), flush=True)
+
+    small, large = persist[sizes[0]], persist[sizes[-1]]
+    print(json.dumps({
+        "benchmark": "engine",
+        "database": connection.vendor,
+        "quick": args.quick,
+        "history_sizes": sizes,
+        "persist_turn_ms": {str(k): round(v * 1000, 2) for k, v in persist.items()},
+        "persist_ratio_large_vs_small": round(large / small, 3),
+        "legacy_blob_bytes": blob_bytes,
+        "legacy_turn_ms": round(legacy * 1000, 2),
+        "legacy_over_ours": round(legacy / large, 3),
+        **ops,
+    }))
+
+
+if __name__ == "__main__":
+    main()

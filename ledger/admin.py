@@ -1,0 +1,106 @@
+"""Admin for money: accounts, the journal and snapshots, all read-only.
+
+Balances move only through ``ledger.services.entry_post``; the admin shows
+and exports what happened, and links each entry to its cause.
+"""
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from ledger.admin_tools import (
+    ReadOnlyAdminMixin,
+    bot_columns,
+    change_link,
+    change_link_by_id,
+    changelist_link,
+)
+from ledger.models import Account, Entry, Snapshot
+from ledger.selectors import account_entries_total
+
+_bot, _owner = bot_columns("bot")
+_entry_bot, _entry_owner = bot_columns("account__bot")
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", _bot, _owner, "balance", "currency", "created_at", "updated_at")
+    list_select_related = ("bot", "bot__owner")
+    list_filter = ("currency", "bot__owner", "created_at")
+    search_fields = ("bot__name", "bot__legacy_id")
+    date_hierarchy = "created_at"
+    ordering = ("id",)
+    readonly_fields = ("bot_link", "entries_total", "journal")
+    fields = ("bot_link", "balance", "entries_total", "currency", "created_at", "updated_at",
+              "journal")
+
+    @admin.display(description="bot")
+    def bot_link(self, obj: Account) -> SafeString | None:
+        return change_link(obj.bot)
+
+    @admin.display(description="sum of entries")
+    def entries_total(self, obj: Account) -> SafeString:
+        # The ledger's invariant, checked where an auditor looks at the balance.
+        total = account_entries_total(account=obj)
+        verdict = "matches the balance" if total == obj.balance else "DOES NOT match the balance"
+        return format_html("{} ({})", total, verdict)
+
+    @admin.display(description="journal")
+    def journal(self, obj: Account) -> SafeString:
+        return changelist_link("ledger.entry", "all entries of this account", account__id__exact=obj.pk)
+
+
+@admin.register(Entry)
+class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id", "created_at", _entry_bot, _entry_owner, "kind", "amount", "balance_after",
+        "position_link", "trade_link", "funding_time", "memo",
+    )
+    list_select_related = ("account__bot", "account__bot__owner")
+    list_filter = ("kind", "account__bot", "account__bot__owner", "created_at", "funding_time")
+    search_fields = ("memo", "account__bot__name")
+    date_hierarchy = "created_at"
+    ordering = ("-id",)
+    readonly_fields = ("account_link", "bot_link", "position_detail", "trade_detail")
+    fields = (
+        "account_link", "bot_link", "kind", "amount", "balance_after", "created_at",
+        "position_detail", "trade_detail", "funding_time", "memo",
+    )
+
+    @admin.display(description="account")
+    def account_link(self, obj: Entry) -> SafeString | None:
+        return change_link(obj.account)
+
+    @admin.display(description="bot")
+    def bot_link(self, obj: Entry) -> SafeString | None:
+        return change_link(obj.account.bot)
+
+    @admin.display(description="position", ordering="position")
+    def position_link(self, obj: Entry) -> SafeString | None:
+        return change_link_by_id("trading.position", obj.position_id)
+
+    @admin.display(description="trade", ordering="trade")
+    def trade_link(self, obj: Entry) -> SafeString | None:
+        return change_link_by_id("trading.trade", obj.trade_id)
+
+    @admin.display(description="position")
+    def position_detail(self, obj: Entry) -> SafeString | None:
+        return change_link(obj.position, f"#{obj.position_id} {obj.position}")
+
+    @admin.display(description="trade")
+    def trade_detail(self, obj: Entry) -> SafeString | None:
+        return change_link(obj.trade, f"#{obj.trade_id} {obj.trade}")
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id", "taken_at", _bot, _owner, "balance", "margin", "unrealized_pnl", "realized_pnl",
+        "total_value", "trade_count", "win_rate",
+    )
+    list_select_related = ("bot", "bot__owner")
+    list_filter = ("bot", "bot__owner", "taken_at")
+    search_fields = ("bot__name", "legacy_id")
+    date_hierarchy = "taken_at"
+    ordering = ("-taken_at",)

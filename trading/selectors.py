@@ -1,0 +1,62 @@
+"""Reads for the engine: the views the pure risk rules decide on."""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from decimal import Decimal
+
+from django.apps import apps
+
+from trading import risk
+from trading.models import Cooldown, Market, Position
+
+
+def arena_settings():
+    # Looked up by name: `arena` sits above `trading` and is never imported from here.
+    return apps.get_model("arena", "ArenaSettings").load()
+
+
+def risk_settings() -> risk.RiskSettings:
+    return risk.RiskSettings.from_arena_settings(arena_settings())
+
+
+def market_view(symbol: str) -> risk.MarketView | None:
+    market = Market.objects.filter(symbol=symbol).first()
+    if market is None or market.last_price is None:
+        return None
+    return risk.MarketView(
+        symbol=market.symbol,
+        price=market.last_price,
+        tick_size=market.tick_size,
+        step_size=market.step_size,
+        is_stale=market.is_stale,
+        listed=market.is_listed,
+    )
+
+
+def market_prices(symbols: Iterable[str] | None = None) -> dict[str, Decimal]:
+    """Last prices by symbol (markets with a price only)."""
+    markets = Market.objects.filter(last_price__isnull=False)
+    if symbols is not None:
+        markets = markets.filter(symbol__in=list(symbols))
+    return dict(markets.values_list("symbol", "last_price"))
+
+
+def open_positions(*, bot_id: int):
+    return Position.objects.filter(bot_id=bot_id, status=Position.Status.OPEN)
+
+
+def portfolio_view(*, bot_id: int, available_balance: Decimal, now: datetime) -> risk.PortfolioView:
+    positions = tuple(
+        risk.OpenPositionView(
+            id=p.id, symbol=p.symbol, side=p.side, margin=p.margin, leverage=p.leverage,
+            quantity=p.quantity, entry_price=p.entry_price,
+        )
+        for p in open_positions(bot_id=bot_id).order_by("id")
+    )
+    cooldowns = dict(
+        Cooldown.objects.filter(bot_id=bot_id, until__gt=now).values_list("symbol", "until")
+    )
+    return risk.PortfolioView(
+        available_balance=available_balance, open_positions=positions, cooldowns=cooldowns
+    )
