@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils.safestring import SafeString
 
 from arena.models import ArenaSettings, Turn, User
+from arena.services import arena_settings_save
 from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
 
 
@@ -30,6 +31,9 @@ class ArenaSettingsAdmin(admin.ModelAdmin):
 
     readonly_fields = ("updated_at",)
 
+    def save_model(self, request: HttpRequest, obj: ArenaSettings, form: Any, change: bool) -> None:
+        arena_settings_save(arena=obj)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return super().has_add_permission(request) and not ArenaSettings.objects.exists()
 
@@ -45,14 +49,16 @@ class ArenaSettingsAdmin(admin.ModelAdmin):
 
 @admin.register(Turn)
 class TurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ("id", "started_at", "finished_at", "status", "error")
-    list_filter = ("status", "started_at")
+    list_display = ("id", "started_at", "finished_at", "status", "forced", "error")
+    list_filter = ("status", "forced", "started_at")
     search_fields = ("error",)
     date_hierarchy = "started_at"
     ordering = ("-started_at",)
     changelist_defer = ("market_snapshot",)
     readonly_fields = ("decisions",)
-    fields = ("started_at", "finished_at", "status", "error", "decisions", "market_snapshot")
+    fields = (
+        "started_at", "finished_at", "status", "slot", "forced", "error", "decisions", "market_snapshot",
+    )
 
     @admin.display(description="decisions")
     def decisions(self, obj: Turn) -> SafeString:

@@ -159,6 +159,10 @@ class Turn(models.Model):
 
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Scheduled turns: the interval slot (start time // turn interval). Unique, so a
+    # redelivered task joins its turn instead of starting another. Null when forced.
+    slot = models.BigIntegerField(null=True, blank=True, unique=True)
+    forced = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     # {symbol: {price, mark_price, change_24h_pct, funding_rate, stale}} as the bots saw it;
     # read whole, never queried into.

@@ -239,6 +239,12 @@ SPECTACULAR_SETTINGS = {
 REAL_TRADING_ENABLED = env_bool("REAL_TRADING_ENABLED", False)
 ARENA_MARKET_FEED = env_choice("ARENA_MARKET_FEED", "simulated", ["simulated", "binance", "aster"])
 ARENA_SIM_SPEED = env_decimal("ARENA_SIM_SPEED", "1", positive=True)
+# The simulated market's seed: every process with the same seed sees the same prices.
+ARENA_SIM_SEED = env_str("ARENA_SIM_SEED", "arena")
+# Another Binance-compatible REST base URL (a testnet); empty = the feed's own.
+ARENA_FEED_BASE_URL = env_str("ARENA_FEED_BASE_URL")
+if ARENA_FEED_BASE_URL and not ARENA_FEED_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"ARENA_FEED_BASE_URL={ARENA_FEED_BASE_URL!r} must be an http(s) URL.")
 
 LOGGING = {
     "version": 1,

@@ -82,7 +82,8 @@ def grow_history(bot, trades_wanted: int, start_index: int) -> int:
                 bot=bot, symbol="BTCUSDT", side="LONG", status="closed", margin=D("100"), leverage=5,
                 quantity=D("0.008"), entry_price=D("60000"), exit_price=D("60100"),
                 realized_pnl=D("0.5"), close_reason="decision",
-                opened_at=now + timedelta(seconds=index + i), closed_at=now + timedelta(seconds=index + i + 1),
+                opened_at=now + timedelta(seconds=index + i),
+                closed_at=now + timedelta(seconds=index + i + 1),
                 legacy_id=f"h{index + i}",
             )
             for i in range(batch)
@@ -90,7 +91,8 @@ def grow_history(bot, trades_wanted: int, start_index: int) -> int:
         trades = []
         for p in positions:
             trades.append(Trade(bot=bot, position=p, kind="OPEN", side="LONG", symbol="BTCUSDT",
-                                price=D("60000"), quantity=D("0.008"), fee=D("0.24"), executed_at=p.opened_at))
+                                price=D("60000"), quantity=D("0.008"), fee=D("0.24"),
+                                executed_at=p.opened_at))
             trades.append(Trade(bot=bot, position=p, kind="CLOSE", side="LONG", symbol="BTCUSDT",
                                 price=D("60100"), quantity=D("0.008"), fee=D("0.24"), pnl=D("0.5"),
                                 reason="decision", executed_at=p.closed_at))
@@ -123,7 +125,8 @@ def legacy_state(bots: int) -> dict:
     """A legacy-shaped arena_state of about the audited size (2.7 MB)."""
     rng = random.Random(7)
     state = {"bots": [], "marketData": [
-        {"symbol": f"S{i}USDT", "price": rng.random() * 100, "price24hChange": rng.random()} for i in range(300)
+        {"symbol": f"S{i}USDT", "price": rng.random() * 100, "price24hChange": rng.random()}
+        for i in range(300)
     ]}
     for b in range(bots):
         state["bots"].append({"id": f"bot_{b}", "name": f"Bot {b}", "prompt": "x" * 2000,
@@ -247,7 +250,8 @@ def main() -> None:
         timings = [one_turn(bots, t) for t in range(turns)]
         persist[size] = statistics.median(timings)
         print(f"history {size:>9,} trades (loaded in {grown:5.1f}s): "
-              f"one turn of 10 bots persists in {persist[size] * 1000:7.1f} ms (median of {turns})", flush=True)
+              f"one turn of 10 bots persists in {persist[size] * 1000:7.1f} ms (median of {turns})",
+              flush=True)
 
     with connection.cursor() as cursor:
         cursor.execute("CREATE TABLE bench_legacy_arena_state (id integer primary key, state text, "

@@ -133,6 +133,9 @@ class Bot(models.Model):
     avatar = models.FileField(upload_to="avatars/", blank=True)
     # Statistics (PnL, win rate, trade count) count from here; set by a paper reset.
     stats_reset_at = models.DateTimeField(null=True, blank=True)
+    # A turn claims the bot until this time with a conditional UPDATE, so overlapping
+    # turns or a redelivered task never run it twice; a killed worker's claim expires.
+    turn_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -196,6 +199,8 @@ class Decision(models.Model):
             models.UniqueConstraint(
                 fields=["bot", "legacy_id"], name="bots_decision_bot_legacy_id_unique"
             ),
+            # A bot decides once per turn, however often the turn's task is delivered.
+            models.UniqueConstraint(fields=["bot", "turn"], name="bots_decision_once_per_turn"),
             models.CheckConstraint(
                 condition=Q(cost__isnull=True) | Q(cost__gte=0), name="bots_decision_cost_not_negative"
             ),

@@ -168,6 +168,7 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "bots_bot_owner_name_unique_active": lambda w: bot(w, name=w.bot.name),
     "bots_decision_bot_legacy_id_unique": lambda w: twice(lambda: decision(w, legacy_id="d-1")),
     "bots_decision_cost_not_negative": lambda w: decision(w, cost=D("-0.01")),
+    "bots_decision_once_per_turn": lambda w: (lambda t: twice(lambda: decision(w, turn=t)))(turn()),
     # trading
     "trading_market_prices_positive": lambda w: market(mark_price=0),
     "trading_market_sizes_positive": lambda w: market(step_size=D("-1")),

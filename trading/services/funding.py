@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from ledger.models import Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps
-from trading.models import CloseReason, Position
+from trading.models import CloseReason, Market, Position
 from trading.services.positions import _lock_account, liquidation_price_for, position_close
 
 
@@ -94,3 +94,13 @@ def _settle(account, position: Position, amount: Decimal, funding_time: datetime
         quantity=position.quantity, margin=position.margin,
     )
     position.save(update_fields=["margin", "liquidation_price"])
+
+
+def funding_due_apply(*, now: datetime) -> list[FundingResult]:
+    """Apply the latest funding time's payments with the markets' funding rates and mark
+    prices. Run every minute: ``funding_apply`` is idempotent, so only positions not yet
+    charged for that funding time pay."""
+    markets = Market.objects.filter(funding_rate__isnull=False, mark_price__isnull=False)
+    rates = dict(markets.values_list("symbol", "funding_rate"))
+    marks = dict(markets.values_list("symbol", "mark_price"))
+    return funding_apply(funding_time=perps.last_funding_time(now), rates=rates, marks=marks)

@@ -1,0 +1,70 @@
+"""`manage.py run_turn [--bot PK]`: run a trading turn now and print what happened."""
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from arena.turns.run import turn_run
+from bots.models import Bot, Decision
+from trading.services import market_refresh_and_trigger
+
+
+class Command(BaseCommand):
+    help = (
+        "Run a trading turn now, regardless of the schedule: every active unpaused bot, or the "
+        "ones named with --bot (even if paused). Prints, per bot, what the model decided, what "
+        "executed and what was rejected and why."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--bot", type=int, action="append", dest="bots", metavar="PK",
+                            help="Only this bot (repeatable).")
+        parser.add_argument("--no-refresh", action="store_true",
+                            help="Use the stored market prices instead of refreshing them first.")
+
+    def handle(self, *args, bots: list[int] | None, no_refresh: bool, **options) -> None:
+        if bots:
+            found = Bot.objects.filter(pk__in=bots, is_active=True).values_list("pk", flat=True)
+            missing = set(bots) - set(found)
+            if missing:
+                raise CommandError(f"no active bot with id {', '.join(map(str, sorted(missing)))}")
+        if not no_refresh:
+            summary = market_refresh_and_trigger()
+            stale = f", stale: {', '.join(summary['stale'])}" if summary["stale"] else ""
+            self.stdout.write(f"market refreshed: {len(summary['prices'])} prices{stale}")
+        report = turn_run(bot_ids=bots, forced=bool(bots))
+        turn = report.turn
+        self.stdout.write(f"turn {turn.pk} ({turn.status}), {len(report.outcomes)} bot(s)")
+        decisions = Decision.objects.in_bulk([o.decision_id for o in report.outcomes if o.decision_id])
+        for outcome in report.outcomes:
+            self.stdout.write("")
+            self.stdout.write(self.style.MIGRATE_HEADING(f"{outcome.bot_name} (bot {outcome.bot_id})"))
+            if outcome.skipped:
+                self.stdout.write(f"  skipped: {outcome.skipped}")
+                continue
+            decision = decisions.get(outcome.decision_id)
+            if decision is not None:
+                usage = [f"model {decision.model}" if decision.model else "",
+                         f"{decision.latency_ms} ms" if decision.latency_ms is not None else "",
+                         f"{decision.tokens_in}/{decision.tokens_out} tokens" if decision.tokens_in else ""]
+                self.stdout.write(f"  decision {decision.pk}: " + ", ".join(u for u in usage if u))
+                for action in decision.actions:
+                    words = [action.get("action"), action.get("symbol"),
+                             f"{action['margin']} USDT" if action.get("margin") else None,
+                             f"x{action['leverage']}" if action.get("leverage") else None,
+                             f"SL {action['stop_loss']}" if action.get("stop_loss") else None,
+                             f"TP {action['take_profit']}" if action.get("take_profit") else None,
+                             f"position {action['close_position_id']}"
+                             if action.get("close_position_id") else None]
+                    self.stdout.write("  decided:  " + " ".join(str(w) for w in words if w))
+                    if action.get("reasoning"):
+                        self.stdout.write(f"            “{action['reasoning'][:160]}”")
+                if not decision.actions and not outcome.error:
+                    self.stdout.write("  decided:  HOLD")
+            if outcome.error:
+                self.stdout.write(self.style.ERROR(f"  error:    {outcome.error}"))
+            for line in outcome.executed:
+                self.stdout.write(self.style.SUCCESS(f"  executed: {line}"))
+            for line in outcome.rejected:
+                self.stdout.write(self.style.WARNING(f"  rejected: {line}"))
+            for line in outcome.notes:
+                self.stdout.write(f"  note:     {line}")

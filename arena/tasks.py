@@ -1,0 +1,50 @@
+"""Celery tasks: each takes ids or nothing and calls one service.
+
+Delivery is at-least-once (acks_late): every task is safe to run twice —
+turns by slot and per-bot claims, funding by its unique key, snapshots and
+refreshes because a second run only repeats a harmless write.
+"""
+from __future__ import annotations
+
+from celery import shared_task
+from celery.signals import beat_init
+from django.utils import timezone
+
+from arena.schedule import schedule_sync
+from arena.turns.run import turn_run
+from ledger.retention import snapshots_prune
+from ledger.snapshots import snapshots_take
+from trading.services.funding import funding_due_apply
+from trading.services.market import market_refresh_and_trigger
+
+
+@beat_init.connect
+def _sync_schedule_on_beat_start(**_: object) -> None:
+    schedule_sync()
+
+
+@shared_task(name="arena.tasks.refresh_market", soft_time_limit=50, time_limit=60)
+def refresh_market() -> dict:
+    summary = market_refresh_and_trigger()
+    return {"symbols": len(summary["symbols"]), "closes": len(summary["closes"]), "stale": summary["stale"]}
+
+
+@shared_task(name="arena.tasks.run_turn", soft_time_limit=1500, time_limit=1800)
+def run_turn(bot_ids: list[int] | None = None, forced: bool = False) -> dict:
+    report = turn_run(bot_ids=bot_ids, forced=forced)
+    return {"turn": report.turn.pk, "bots": len(report.outcomes)}
+
+
+@shared_task(name="arena.tasks.take_snapshots", soft_time_limit=240, time_limit=300)
+def take_snapshots() -> int:
+    return len(snapshots_take())
+
+
+@shared_task(name="arena.tasks.apply_funding", soft_time_limit=240, time_limit=300)
+def apply_funding() -> int:
+    return len(funding_due_apply(now=timezone.now()))
+
+
+@shared_task(name="arena.tasks.prune_snapshots", soft_time_limit=1500, time_limit=1800)
+def prune_snapshots() -> int:
+    return snapshots_prune(now=timezone.now())

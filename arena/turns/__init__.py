@@ -1,0 +1,1 @@
+"""Trading turns: context, model calls, execution (see ``arena.turns.run``)."""

@@ -1,0 +1,141 @@
+"""Recording one bot's answer in a turn and executing it, all or nothing.
+
+Runs after the model call, never around it: one ``transaction.atomic()`` locks
+the bot's account, writes the Decision, and hands each valid action to the
+engine's services (which nest as savepoints and take their locks in the same
+order). A Decision for the same bot and turn already recorded (a redelivered
+task, a second worker) makes the whole transaction a no-op.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from bots.models import Bot, Decision
+from bots.parsing import ANALYZE, CLOSE, HOLD, LONG, SHORT, Action
+from ledger.models import Account
+from trading import risk
+from trading.models import CloseReason
+from trading.selectors import portfolio_view
+from trading.services import position_close, position_open
+
+
+@dataclass
+class ModelCall:
+    """What a bot's model was asked and answered in a turn (possibly over several
+    sandbox steps), before anything is executed."""
+
+    prompt: str
+    raw_response: str = ""
+    actions: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+    model: str = ""
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    latency_ms: int | None = None
+    cost: Decimal | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+@dataclass
+class Outcome:
+    """What a bot's turn did: for the command's transcript and the live stream."""
+
+    bot_id: int
+    bot_name: str
+    decision_id: int | None = None
+    executed: list[str] = field(default_factory=list)
+    rejected: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    error: str = ""
+    skipped: str = ""
+
+
+def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime) -> Outcome:
+    """Write ``bot``'s Decision for ``turn`` and execute its actions atomically."""
+    outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=call.error)
+    try:
+        with transaction.atomic():
+            Account.objects.select_for_update().get(bot=bot)  # first lock, as in the engine
+            decision = Decision.objects.create(
+                # PostgreSQL text refuses NUL characters; a model may send them.
+                bot=bot, turn=turn, created_at=now, prompt=call.prompt.replace("\x00", ""),
+                raw_response=call.raw_response.replace("\x00", ""),
+                actions=[a.as_json() for a in call.actions], notes=list(call.notes), success=call.ok,
+                error=call.error.replace("\x00", ""), model=call.model, tokens_in=call.tokens_in,
+                tokens_out=call.tokens_out,
+                latency_ms=call.latency_ms, cost=call.cost, tool_calls=call.tool_calls,
+            )
+            for index, action in enumerate(call.actions, start=1):
+                _execute(bot, decision, index, action, now, outcome)
+            decision.notes = [*call.notes, *outcome.executed, *outcome.rejected, *outcome.notes]
+            decision.save(update_fields=["notes"])
+    except IntegrityError:
+        if Decision.objects.filter(bot=bot, turn=turn).exists():
+            outcome.skipped = "already decided in this turn"
+            return outcome
+        raise
+    outcome.decision_id = decision.pk
+    return outcome
+
+
+def _execute(
+    bot: Bot, decision: Decision, index: int, action: Action, now: datetime, outcome: Outcome
+) -> None:
+    label = f"decision {index} ({action.action}{' ' + action.symbol if action.symbol else ''})"
+    if action.action == HOLD:
+        return
+    if action.action == ANALYZE:
+        outcome.rejected.append(f"{label}: analysis is only for the sandbox steps; a final answer decides")
+        return
+    if action.action in (LONG, SHORT):
+        leverage = action.leverage
+        if leverage is None:
+            leverage = 1
+            outcome.notes.append(f"{label}: no leverage given, 1x used")
+        result = position_open(
+            bot=bot, symbol=action.symbol, side=action.action, margin=action.margin, leverage=leverage,
+            stop_loss=action.stop_loss, take_profit=action.take_profit, decision=decision, now=now,
+        )
+        notes = [f"{label}: {note}" for note in result.notes]
+        if result.position is None:
+            outcome.rejected.extend(notes or [f"{label}: not opened"])
+            return
+        p = result.position
+        outcome.executed.append(
+            f"{label}: opened #{p.pk} {p.side} {p.symbol} {p.margin} USDT x{p.leverage} at {p.entry_price}"
+        )
+        outcome.notes.extend(notes)
+        return
+    if action.action == CLOSE:
+        account_balance = Account.objects.values_list("balance", flat=True).get(bot=bot)
+        portfolio = portfolio_view(bot_id=bot.pk, available_balance=account_balance, now=now)
+        check = risk.check_close(
+            risk.CloseRequest(position_id=action.close_position_id, symbol=action.symbol, side=action.side),
+            portfolio,
+        )
+        if check.position is None:
+            outcome.rejected.extend(f"{label}: {note}" for note in check.notes)
+            return
+        result = position_close(position=check.position.id, reason=CloseReason.DECISION, decision=decision,
+                                now=now)
+        if not result.closed:
+            outcome.rejected.extend(f"{label}: {note}" for note in result.notes)
+            return
+        trade = result.trade
+        outcome.executed.append(
+            f"{label}: closed #{check.position.id} at {trade.price}, PnL {trade.pnl} USDT"
+            + (f" ({trade.reason})" if trade.reason != CloseReason.DECISION else "")
+        )
+        outcome.notes.extend(f"{label}: {note}" for note in result.notes)
+        return
+    outcome.rejected.append(f"{label}: unknown action")
