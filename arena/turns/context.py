@@ -95,10 +95,27 @@ def _positions(bot: Bot, now: datetime) -> list[prompts.PositionLine]:
     return lines
 
 
+def _outcome(decision: Decision) -> str | None:
+    """What became of the positions a decision opened: the feedback a model learns from."""
+    parts = []
+    for p in decision.opened_positions.all():
+        if p.status == Position.Status.OPEN:
+            parts.append(f"#{p.pk} {p.side} {p.symbol} still open ({p.unrealized_pnl:+.2f} USDT unrealized)")
+        else:
+            parts.append(
+                f"#{p.pk} {p.side} {p.symbol} closed by {p.close_reason}: {p.realized_pnl:+.2f} USDT"
+            )
+    if decision.error:
+        parts.append(f"failed: {decision.error}")
+    return "; ".join(parts) or None
+
+
 def _recent(bot: Bot, count: int) -> list[prompts.RecentDecision]:
     """The ``count`` newest decisions, newest first (the legacy sent the oldest)."""
     recent = []
-    for decision in Decision.objects.filter(bot=bot).order_by("-created_at", "-id")[:count]:
+    decisions = (Decision.objects.filter(bot=bot).order_by("-created_at", "-id")
+                 .prefetch_related("opened_positions")[:count])
+    for decision in decisions:
         lines = []
         for action in decision.actions if isinstance(decision.actions, list) else []:
             if isinstance(action, dict):
@@ -108,7 +125,7 @@ def _recent(bot: Bot, count: int) -> list[prompts.RecentDecision]:
         notes = [str(n) for n in decision.notes] if isinstance(decision.notes, list) else []
         recent.append(prompts.RecentDecision(
             created_at=decision.created_at, actions=lines or ["HOLD"], notes=notes,
-            outcome=decision.error or None,
+            outcome=_outcome(decision),
         ))
     return recent
 

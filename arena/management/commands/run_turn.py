@@ -31,7 +31,7 @@ class Command(BaseCommand):
             summary = market_refresh_and_trigger()
             stale = f", stale: {', '.join(summary['stale'])}" if summary["stale"] else ""
             self.stdout.write(f"market refreshed: {len(summary['prices'])} prices{stale}")
-        report = turn_run(bot_ids=bots, forced=bool(bots))
+        report = turn_run(bot_ids=bots, forced=True)  # now, regardless of the schedule
         turn = report.turn
         self.stdout.write(f"turn {turn.pk} ({turn.status}), {len(report.outcomes)} bot(s)")
         decisions = Decision.objects.in_bulk([o.decision_id for o in report.outcomes if o.decision_id])
