@@ -7,13 +7,17 @@ beat starts and whenever the arena settings are saved.
 """
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from arena.models import ArenaSettings
 
 FUNDING_CHECK_SECONDS = 60
 RETENTION_SECONDS = 3600
+SUMMARY_CHECK_SECONDS = 600
 
 
 def _jobs(arena: ArenaSettings) -> dict[str, tuple[str, int]]:
@@ -24,6 +28,7 @@ def _jobs(arena: ArenaSettings) -> dict[str, tuple[str, int]]:
         "arena: snapshots": ("arena.tasks.take_snapshots", arena.snapshot_interval_seconds),
         "arena: funding": ("arena.tasks.apply_funding", FUNDING_CHECK_SECONDS),
         "arena: snapshot retention": ("arena.tasks.prune_snapshots", RETENTION_SECONDS),
+        "arena: learning summaries": ("arena.tasks.summarize", SUMMARY_CHECK_SECONDS),
     }
 
 
@@ -40,6 +45,9 @@ def schedule_sync(arena: ArenaSettings | None = None) -> list[PeriodicTask]:
             expire = max(seconds, 5)
             current = (periodic.task, periodic.interval_id, periodic.enabled, periodic.expire_seconds)
             if periodic.pk is None or current != (task, interval.pk, True, expire):
+                if periodic.pk is None:
+                    # Due at once: a fresh arena trades from its first minute, not its fifth.
+                    periodic.last_run_at = timezone.now() - timedelta(seconds=seconds)
                 periodic.task = task
                 periodic.interval = interval
                 periodic.enabled = True

@@ -2,7 +2,8 @@
 
 Delivery is at-least-once (acks_late): every task is safe to run twice —
 turns by slot and per-bot claims, funding by its unique key, snapshots and
-refreshes because a second run only repeats a harmless write.
+refreshes because a second run only repeats a harmless write, summaries
+because each is written only if no other was written for the bot meanwhile.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from arena.schedule import schedule_sync
 from arena.turns.run import turn_run
+from bots.models import Bot
+from bots.summaries import SummaryError, summary_create, summary_due_bots
 from ledger.retention import snapshots_prune
 from ledger.snapshots import snapshots_take
 from trading.services.funding import funding_due_apply
@@ -48,3 +51,20 @@ def apply_funding() -> int:
 @shared_task(name="arena.tasks.prune_snapshots", soft_time_limit=1500, time_limit=1800)
 def prune_snapshots() -> int:
     return snapshots_prune(now=timezone.now())
+
+
+@shared_task(name="arena.tasks.summarize", soft_time_limit=540, time_limit=600)
+def summarize_due() -> dict:
+    """Summarise every bot whose summary is due. A bot's failure (logged by the
+    service) is reported here and the others go on; the next run tries it again."""
+    created: list[int] = []
+    failed: dict[str, str] = {}
+    for bot_id in summary_due_bots():
+        try:
+            summary = summary_create(bot=Bot.objects.select_related("provider").get(pk=bot_id))
+        except SummaryError as exc:
+            failed[str(bot_id)] = str(exc)
+            continue
+        if summary is not None:
+            created.append(summary.pk)
+    return {"created": created, "failed": failed}

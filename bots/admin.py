@@ -1,5 +1,6 @@
 """Admin for who decides: providers (keys write-only), bots (created through
-``bot_create`` so each gets its funded account) and decisions (read-only)."""
+``bot_create`` so each gets its funded account), decisions and learning summaries
+(read-only)."""
 from __future__ import annotations
 
 from decimal import Decimal
@@ -15,7 +16,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from bots.models import Bot, Decision, LLMProvider
+from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, bots_set_paused
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
@@ -289,4 +290,56 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "{}<br>{}",
             object_links(obj.opened_positions.order_by("opened_at", "id")) or "none",
             changelist_link("trading.position", "as a list", opening_decision__id__exact=obj.pk),
+        )
+
+
+@admin.register(LearningSummary)
+class LearningSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = (
+        "id", "created_at", _bot, _owner, "decisions_count", "covers_from", "covers_to", "is_cleared",
+        "model", "token_count", "tokens_in", "tokens_out", "cost",
+    )
+    list_select_related = ("bot", "bot__owner")
+    list_filter = (("cleared_at", admin.EmptyFieldListFilter), "bot", "bot__owner", "created_at")
+    search_fields = ("bot__name", "model", "summary")
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    changelist_defer = ("summary",)
+    readonly_fields = ("bot_link", "previous_link", "first_decision_link", "last_decision_link",
+                       "decision_links")
+    fieldsets = (
+        (None, {"fields": ("bot_link", "created_at", "cleared_at", "previous_link", "model", "token_count",
+                           "tokens_in", "tokens_out", "latency_ms", "cost")}),
+        ("Decisions covered", {"fields": (
+            "decisions_count", "covers_from", "covers_to", "first_decision_link", "last_decision_link",
+            "decision_links",
+        )}),
+        ("Summary", {"fields": ("summary",)}),
+    )
+
+    @admin.display(description="cleared", boolean=True, ordering="cleared_at")
+    def is_cleared(self, obj: LearningSummary) -> bool:
+        return obj.cleared_at is not None
+
+    @admin.display(description="bot")
+    def bot_link(self, obj: LearningSummary) -> SafeString | None:
+        return change_link(obj.bot)
+
+    @admin.display(description="folds in summary")
+    def previous_link(self, obj: LearningSummary) -> SafeString | None:
+        return change_link_by_id("bots.learningsummary", obj.previous_id)
+
+    @admin.display(description="first decision")
+    def first_decision_link(self, obj: LearningSummary) -> SafeString | None:
+        return change_link_by_id("bots.decision", obj.first_decision_id)
+
+    @admin.display(description="last decision")
+    def last_decision_link(self, obj: LearningSummary) -> SafeString | None:
+        return change_link_by_id("bots.decision", obj.last_decision_id)
+
+    @admin.display(description="decisions")
+    def decision_links(self, obj: LearningSummary) -> SafeString:
+        return changelist_link(
+            "bots.decision", "the bot's decisions in the span", bot__id__exact=obj.bot_id,
+            created_at__gte=obj.covers_from.isoformat(), created_at__lte=obj.covers_to.isoformat(),
         )

@@ -214,3 +214,73 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"Decision {self.pk} of {self.bot_id} at {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class LearningSummary(models.Model):
+    """Lessons a bot's own model distilled from its older decisions.
+
+    Each summary folds the previous (non-cleared) one together with the decisions after
+    it, so it speaks for every decision from ``covers_from`` to ``covers_to`` while the
+    prompt stays bounded. The newest non-cleared summary is the one a prompt shows;
+    clearing keeps the rows and only hides them.
+    """
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="learning_summaries")
+    summary = models.TextField()
+    covers_from = models.DateTimeField(help_text="When the first decision covered was made.")
+    covers_to = models.DateTimeField(help_text="When the last decision covered was made.")
+    # Null only for summaries carried over from the legacy system, which named no decisions.
+    first_decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    last_decision = models.ForeignKey(
+        Decision, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # The summary folded into this one (null for a first summary or one after a clear).
+    previous = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    decisions_count = models.PositiveIntegerField(help_text="Decisions covered, the folded-in ones included.")
+    token_count = models.PositiveIntegerField(help_text="Estimated input tokens of the request (chars / 4).")
+    model = models.CharField(max_length=200, blank=True)
+    tokens_in = models.PositiveIntegerField(null=True, blank=True)
+    tokens_out = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    # Set by "clear learning": the row stays as history, the prompt no longer shows it.
+    cleared_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "learning summaries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decisions_count__gte=1), name="bots_learningsummary_decisions_count_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(covers_to__gte=models.F("covers_from")),
+                name="bots_learningsummary_covers_ordered",
+            ),
+            models.CheckConstraint(condition=~Q(summary=""), name="bots_learningsummary_summary_not_empty"),
+            models.CheckConstraint(
+                condition=Q(cost__isnull=True) | Q(cost__gte=0), name="bots_learningsummary_cost_not_negative"
+            ),
+            # One summary per span end: a duplicate delivery of the same work writes nothing.
+            # Its index also serves the watermark, WHERE bot_id = ? ORDER BY covers_to DESC LIMIT 1.
+            models.UniqueConstraint(
+                fields=["bot", "covers_to"], name="bots_learningsummary_bot_covers_to_unique"
+            ),
+            # A summary is folded into at most one successor: two workers cannot both extend it.
+            models.UniqueConstraint(fields=["previous"], name="bots_learningsummary_previous_unique"),
+        ]
+        indexes = [
+            # The summary a prompt shows: WHERE bot_id = ? AND cleared_at IS NULL
+            # ORDER BY covers_to DESC LIMIT 1 (only live rows, so the index stays small).
+            models.Index(
+                fields=["bot", "-covers_to"], condition=Q(cleared_at__isnull=True),
+                name="bots_lsummary_bot_latest_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Summary {self.pk} of bot {self.bot_id}: {self.decisions_count} decisions"

@@ -21,7 +21,7 @@ from django.db.models import BaseConstraint, CheckConstraint, Model, UniqueConst
 from django.utils import timezone
 
 from arena.models import ArenaSettings, Turn, User
-from bots.models import Bot, Decision, LLMProvider
+from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from ledger.models import Entry, Snapshot
 from tests.schema import drop_constraints
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
@@ -92,6 +92,13 @@ def bot(w: World, **over: Any) -> Bot:
 
 def decision(w: World, **over: Any) -> Decision:
     return Decision.objects.create(**{"bot": w.bot, **over})
+
+
+def summary(w: World, **over: Any) -> LearningSummary:
+    return LearningSummary.objects.create(**{
+        "bot": w.bot, "summary": "s", "covers_from": NOW, "covers_to": NOW, "decisions_count": 1,
+        "token_count": 1, **over,
+    })
 
 
 def market(**over: Any) -> Market:
@@ -169,6 +176,14 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "bots_decision_bot_legacy_id_unique": lambda w: twice(lambda: decision(w, legacy_id="d-1")),
     "bots_decision_cost_not_negative": lambda w: decision(w, cost=D("-0.01")),
     "bots_decision_once_per_turn": lambda w: (lambda t: twice(lambda: decision(w, turn=t)))(turn()),
+    "bots_learningsummary_decisions_count_positive": lambda w: summary(w, decisions_count=0),
+    "bots_learningsummary_covers_ordered": lambda w: summary(w, covers_from=NOW + timedelta(seconds=1)),
+    "bots_learningsummary_summary_not_empty": lambda w: summary(w, summary=""),
+    "bots_learningsummary_cost_not_negative": lambda w: summary(w, cost=D("-0.01")),
+    "bots_learningsummary_bot_covers_to_unique": lambda w: twice(lambda: summary(w)),
+    "bots_learningsummary_previous_unique": lambda w: (lambda first: [
+        summary(w, previous=first, covers_to=NOW + timedelta(hours=hours)) for hours in (1, 2)
+    ])(summary(w)),
     # trading
     "trading_market_prices_positive": lambda w: market(mark_price=0),
     "trading_market_sizes_positive": lambda w: market(step_size=D("-1")),

@@ -13,6 +13,7 @@ from arena.models import ArenaSettings, Turn
 from bots import prompts
 from bots.models import Bot, Decision
 from bots.providers.base import ProviderConfig
+from bots.summaries import summary_latest_text
 from bots.tools import INDICATOR_CANDLES
 from ledger.aggregates import MoneySum
 from trading import indicators, tiers
@@ -210,7 +211,8 @@ def job_prepare(*, bot: Bot, turn: Turn, now: datetime, arena: ArenaSettings, cl
     ctx = prompts.PromptContext(
         now=now, bot_name=bot.name, total_value=money["total"], available_balance=money["balance"],
         margin_in_use=money["margin"], unrealized_pnl=money["unrealized"], realized_pnl=money["realized"],
-        positions=positions, markets=markets, cooldowns=cooldowns, learning_summary=None,
+        positions=positions, markets=markets, cooldowns=cooldowns,
+        learning_summary=summary_latest_text(bot=bot),
         recent_decisions=_recent(bot, arena.recent_decisions_in_prompt), rules=rules,
         sandbox=bot.sandbox_enabled,
     )

@@ -22,21 +22,21 @@ from bots.providers.base import (
     Reply,
     RetryPolicy,
 )
-from bots.providers.http import AsyncSleep, Sleep
+from bots.providers.http import AsyncSleep, Sleep, asend, send
 
 __all__ = [
     "KINDS", "ChatRequest", "ProviderConfig", "ProviderError", "Reply", "RetryPolicy",
     "acomplete", "complete",
 ]
 
-_CLIENTS: dict[str, ModuleType] = {
-    module.KIND: module for module in (openai, anthropic, gemini, scripted)
-}
-KINDS = frozenset(_CLIENTS)
+# Wire formats over HTTP: each module builds its request and reads its response body;
+# sending, retries and errors are shared (``bots.providers.http``).
+_WIRE: dict[str, ModuleType] = {module.KIND: module for module in (openai, anthropic, gemini)}
+KINDS = frozenset({*_WIRE, scripted.KIND})
 
 
-def _client_for(config: ProviderConfig) -> ModuleType:
-    module = _CLIENTS.get(config.kind)
+def _wire_for(config: ProviderConfig) -> ModuleType:
+    module = _WIRE.get(config.kind)
     if module is None:
         raise ProviderError(
             f"unknown provider kind {config.kind!r}; expected one of {', '.join(sorted(KINDS))}",
@@ -54,7 +54,11 @@ def complete(
     policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Reply:
     """Ask the provider ``config`` describes; blocks until a reply or ``ProviderError``."""
-    return _client_for(config).complete(config, request, client=client, sleep=sleep, policy=policy)
+    if config.kind == scripted.KIND:
+        return scripted.complete(config, request)
+    wire = _wire_for(config)
+    return send(config, wire.build_call(config, request), wire.parse_body, client=client, sleep=sleep,
+                policy=policy)
 
 
 async def acomplete(
@@ -66,4 +70,8 @@ async def acomplete(
     policy: RetryPolicy = DEFAULT_POLICY,
 ) -> Reply:
     """``complete`` for the event loop: gather many bots' calls concurrently."""
-    return await _client_for(config).acomplete(config, request, client=client, sleep=sleep, policy=policy)
+    if config.kind == scripted.KIND:
+        return scripted.complete(config, request)
+    wire = _wire_for(config)
+    return await asend(config, wire.build_call(config, request), wire.parse_body, client=client,
+                       sleep=sleep, policy=policy)

@@ -10,20 +10,15 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from bots.providers.base import (
-    DEFAULT_POLICY,
     ChatRequest,
     Parsed,
     ProviderConfig,
     ProviderError,
-    Reply,
-    RetryPolicy,
     as_count,
     unexpected,
 )
-from bots.providers.http import AsyncSleep, HttpCall, Sleep, asend, send
+from bots.providers.http import HttpCall
 
 KIND = "gemini"
 # Request fields that live beside generationConfig; any other option key is a
@@ -113,30 +108,4 @@ def parse_body(data: Any) -> Parsed:
         model=model if isinstance(model, str) and model else None,
         tokens_in=as_count(usage.get("promptTokenCount")),
         tokens_out=tokens_out,
-    )
-
-
-def complete(
-    config: ProviderConfig,
-    request: ChatRequest,
-    *,
-    client: httpx.Client | None = None,
-    sleep: Sleep | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-) -> Reply:
-    """One generateContent call, with retries; raises ``ProviderError``."""
-    return send(config, build_call(config, request), parse_body, client=client, sleep=sleep, policy=policy)
-
-
-async def acomplete(
-    config: ProviderConfig,
-    request: ChatRequest,
-    *,
-    client: httpx.AsyncClient | None = None,
-    sleep: AsyncSleep | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-) -> Reply:
-    """``complete`` on the event loop."""
-    return await asend(
-        config, build_call(config, request), parse_body, client=client, sleep=sleep, policy=policy
     )

@@ -9,21 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from bots.providers.base import (
-    DEFAULT_POLICY,
     ChatRequest,
     Parsed,
     ProviderConfig,
     ProviderError,
-    Reply,
-    RetryPolicy,
     as_count,
     merged,
     unexpected,
 )
-from bots.providers.http import AsyncSleep, HttpCall, Sleep, asend, send
+from bots.providers.http import HttpCall
 
 KIND = "openai"
 
@@ -87,30 +82,4 @@ def parse_body(data: Any) -> Parsed:
         model=model if isinstance(model, str) and model else None,
         tokens_in=as_count(usage.get("prompt_tokens")),
         tokens_out=as_count(usage.get("completion_tokens")),
-    )
-
-
-def complete(
-    config: ProviderConfig,
-    request: ChatRequest,
-    *,
-    client: httpx.Client | None = None,
-    sleep: Sleep | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-) -> Reply:
-    """One chat completion, with retries; raises ``ProviderError``."""
-    return send(config, build_call(config, request), parse_body, client=client, sleep=sleep, policy=policy)
-
-
-async def acomplete(
-    config: ProviderConfig,
-    request: ChatRequest,
-    *,
-    client: httpx.AsyncClient | None = None,
-    sleep: AsyncSleep | None = None,
-    policy: RetryPolicy = DEFAULT_POLICY,
-) -> Reply:
-    """``complete`` on the event loop."""
-    return await asend(
-        config, build_call(config, request), parse_body, client=client, sleep=sleep, policy=policy
     )

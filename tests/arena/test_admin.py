@@ -27,7 +27,7 @@ from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
 from arena.models import ArenaSettings, Turn
-from bots.models import Bot, Decision, LLMProvider
+from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, provider_create
 from ledger.admin_tools import csv_cell
 from ledger.models import Account, Entry, Snapshot
@@ -114,6 +114,11 @@ def world(user, bot, openai_provider) -> World:
     wallet.api_secret = WALLET_SECRET
     wallet.save()
     cooldown = Cooldown.objects.create(bot=bot, symbol="ETHUSDT", until=T0 + timedelta(minutes=30))
+    LearningSummary.objects.create(
+        bot=bot, summary="BTC longs with a 2% stop worked.", covers_from=T0, covers_to=T0,
+        first_decision=decision, last_decision=decision, decisions_count=1, token_count=250,
+        model="momentum", cost=Decimal("0"),
+    )
     Candle.objects.create(
         symbol="BTCUSDT", interval="5m", open_time=T0, open=Decimal("65000"), high=Decimal("65100"),
         low=Decimal("64900"), close=Decimal("65050"), volume=Decimal("12.5"), fetched_at=T0,
