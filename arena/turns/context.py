@@ -52,6 +52,14 @@ class CandleCache:
     feed: Any = None
     rows: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    summaries: dict[str, indicators.IndicatorSummary | None] = field(default_factory=dict)
+
+    def summary(self, symbol: str) -> indicators.IndicatorSummary | None:
+        """The prompt's indicators for ``symbol``, computed once per turn for every bot."""
+        if symbol not in self.summaries:
+            candles = self.get(symbol, "1h", PROMPT_CANDLES)
+            self.summaries[symbol] = indicators.summary(candles) if candles else None
+        return self.summaries[symbol]
 
     def get(self, symbol: str, interval: str, limit: int) -> list[Any]:
         key = (symbol, interval)
@@ -149,13 +157,12 @@ def _markets(symbols: list[str], snapshot: dict, cache: CandleCache) -> list[pro
         seen = snapshot.get(symbol)
         if not seen or seen.get("price") is None:
             continue
-        candles = cache.get(symbol, "1h", PROMPT_CANDLES)
         lines.append(prompts.MarketLine(
             symbol=symbol, price=Decimal(seen["price"]),
             change_24h_pct=Decimal(seen["change_24h_pct"]) if seen.get("change_24h_pct") else None,
             funding_rate=Decimal(seen["funding_rate"]) if seen.get("funding_rate") else None,
             stale=bool(seen.get("stale")),
-            indicators=indicators.summary(candles) if candles else None,
+            indicators=cache.summary(symbol),
         ))
     return lines
 

@@ -53,6 +53,8 @@ class Outcome:
     bot_id: int
     bot_name: str
     decision_id: int | None = None
+    # What the parser set aside or repaired in the model's reply, then what the engine did.
+    parse_notes: list[str] = field(default_factory=list)
     executed: list[str] = field(default_factory=list)
     rejected: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -60,9 +62,14 @@ class Outcome:
     skipped: str = ""
 
 
+def _plain(value: Decimal) -> str:
+    """``100`` for Decimal("100.00000000"), ``62036.6`` for 62036.600000000000: for people."""
+    return format(value.normalize(), "f")
+
+
 def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime) -> Outcome:
     """Write ``bot``'s Decision for ``turn`` and execute its actions atomically."""
-    outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=call.error)
+    outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=call.error, parse_notes=list(call.notes))
     try:
         with transaction.atomic():
             Account.objects.select_for_update().get(bot=bot)  # first lock, as in the engine
@@ -112,7 +119,8 @@ def _execute(
             return
         p = result.position
         outcome.executed.append(
-            f"{label}: opened #{p.pk} {p.side} {p.symbol} {p.margin} USDT x{p.leverage} at {p.entry_price}"
+            f"{label}: opened #{p.pk} {p.side} {p.symbol} {_plain(p.margin)} USDT x{p.leverage} "
+            f"at {_plain(p.entry_price)}"
         )
         outcome.notes.extend(notes)
         return
@@ -133,7 +141,7 @@ def _execute(
             return
         trade = result.trade
         outcome.executed.append(
-            f"{label}: closed #{check.position.id} at {trade.price}, PnL {trade.pnl} USDT"
+            f"{label}: closed #{check.position.id} at {_plain(trade.price)}, PnL {_plain(trade.pnl)} USDT"
             + (f" ({trade.reason})" if trade.reason != CloseReason.DECISION else "")
         )
         outcome.notes.extend(f"{label}: {note}" for note in result.notes)

@@ -95,12 +95,13 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     try:
         calls = async_to_sync(_call_all)(jobs, transport)
         for job, call in zip(jobs, calls, strict=True):
-            outcome = decision_execute(bot=job.bot, turn=turn, call=call, now=now)
-            report.outcomes.append(outcome)
-            _publish(job.bot, turn, outcome)
+            report.outcomes.append(_execute_one(job, turn, call, now))
     finally:
         for job in jobs:
             bot_release(bot=job.bot, until=job.claim_until)
+    if not jobs:
+        # Only skips: another run holds these bots and will finish the turn itself.
+        return report
     failed = [o for o in report.outcomes if o.error]
     Turn.objects.filter(pk=turn.pk).update(
         finished_at=timezone.now(),
@@ -109,6 +110,19 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     )
     turn.refresh_from_db()
     return report
+
+
+def _execute_one(job: Job, turn: Turn, call: ModelCall, now: datetime) -> Outcome:
+    """Record and execute one bot's answer. Its transaction is all or nothing, so an
+    unexpected failure leaves nothing of this bot; it is logged with its traceback and
+    recorded on the turn, and the other bots' answers are still executed."""
+    try:
+        outcome = decision_execute(bot=job.bot, turn=turn, call=call, now=now)
+    except Exception as exc:
+        log.exception("turn %s: executing bot %s failed", turn.pk, job.bot.pk)
+        return Outcome(job.bot.pk, job.bot.name, error=f"execution failed: {type(exc).__name__}: {exc}")
+    _publish(job.bot, turn, outcome)
+    return outcome
 
 
 def _claim_seconds(bot: Bot, arena: ArenaSettings) -> int:

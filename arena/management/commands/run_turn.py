@@ -62,6 +62,8 @@ class Command(BaseCommand):
                     self.stdout.write("  decided:  HOLD")
             if outcome.error:
                 self.stdout.write(self.style.ERROR(f"  error:    {outcome.error}"))
+            for line in outcome.parse_notes:
+                self.stdout.write(self.style.WARNING(f"  reply:    {line}"))
             for line in outcome.executed:
                 self.stdout.write(self.style.SUCCESS(f"  executed: {line}"))
             for line in outcome.rejected:
