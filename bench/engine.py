@@ -99,7 +99,20 @@ def grow_history(bot, trades_wanted: int, start_index: int) -> int:
         Trade.objects.bulk_create(trades, batch_size=2000)
         index += batch
         positions_needed -= batch
+    settle()
     return index
+
+
+def settle() -> None:
+    """After a bulk load, measure turns in steady state, not while the load is digested:
+    SQLite checkpoints its write-ahead log, PostgreSQL refreshes planner statistics."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            cursor.execute("ANALYZE")
 
 
 def one_turn(bots, turn: int) -> float:
@@ -237,7 +250,7 @@ def main() -> None:
         Market.objects.create(symbol=symbol, last_price=price, mark_price=price, updated_at=timezone.now())
 
     sizes = [1_000, 10_000, 100_000] if args.quick else [1_000, 100_000, 1_000_000]
-    turns = 5 if args.quick else 15
+    turns = 9 if args.quick else 21
     bots = make_bots(10, "turn")
     historian = make_bots(1, "history")[0]
     persist = {}

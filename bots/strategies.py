@@ -333,13 +333,14 @@ BREAKOUT = Params(Decimal("0.06"), 10, Decimal("1.5"), Decimal("3"), Decimal("8"
 def _breakout(market: Market) -> Decimal:
     """Percent beyond the recent range (positive above the high, negative below the low).
 
-    The range is the candles before the latest; without five of them, a 24h move of
-    more than 4% counts as leaving the daily range.
+    The range is the four hourly candles before the latest (an intraday range, so the
+    demo bot trades within hours, not days); without five candles, a 24h move of more
+    than 4% counts as leaving the daily range.
     """
     if len(market.highs) < 5:
         change = market.change_pct
         return change - 4 if change > 4 else change + 4 if change < -4 else Decimal(0)
-    high, low = max(market.highs[-21:-1]), min(market.lows[-21:-1])
+    high, low = max(market.highs[-5:-1]), min(market.lows[-5:-1])
     if market.price > high:
         return (market.price - high) / high * HUNDRED
     if market.price < low:

@@ -64,7 +64,11 @@ class Posting:
 
 
 def entries_post(
-    *, account: Account, postings: Sequence[Posting], created_at: datetime | None = None
+    *,
+    account: Account,
+    postings: Sequence[Posting],
+    created_at: datetime | None = None,
+    locked: bool = False,
 ) -> list[Entry]:
     """Move ``account``'s balance by every posting and journal each as an entry, at once.
 
@@ -72,6 +76,9 @@ def entries_post(
     lock the account before them, so every writer takes locks in the same order.
     One balance update and one insert however many postings; each entry carries
     the running balance after it. ``account.balance`` is refreshed on the instance.
+
+    ``locked=True`` says the caller already holds the row lock in this transaction and
+    ``account`` is the instance it read under that lock (kept current by every post).
     """
     checked = []
     for posting in postings:
@@ -82,18 +89,18 @@ def entries_post(
         return []
     created_at = created_at or timezone.now()
     with transaction.atomic(savepoint=False):
-        locked = Account.objects.select_for_update().get(pk=account.pk)
+        row = account if locked else Account.objects.select_for_update().get(pk=account.pk)
         entries = []
         for posting, amount in checked:
-            locked.balance += amount
+            row.balance += amount
             entries.append(Entry(
-                account=locked, kind=posting.kind, amount=amount, balance_after=locked.balance,
+                account=row, kind=posting.kind, amount=amount, balance_after=row.balance,
                 position=posting.position, trade=posting.trade, funding_time=posting.funding_time,
                 memo=posting.memo[:500], created_at=created_at,
             ))
-        locked.save(update_fields=["balance", "updated_at"])
+        row.save(update_fields=["balance", "updated_at"])
         Entry.objects.bulk_create(entries)
-    account.balance = locked.balance
+    account.balance = row.balance
     return entries
 
 

@@ -19,7 +19,7 @@ from ledger.models import Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps
 from trading.models import CloseReason, Market, Position
-from trading.services.positions import _lock_account, liquidation_price_for, position_close
+from trading.services.positions import _lock_account_of, liquidation_price_for, position_close
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,9 @@ def funding_apply(
 def _apply_one(
     position_id: int, funding_time: datetime, rate: Decimal, mark: Decimal
 ) -> FundingResult | None:
-    bot_id = Position.objects.values_list("bot_id", flat=True).get(pk=position_id)
     try:
         with transaction.atomic():
-            account = _lock_account(bot_id)
+            account = _lock_account_of(position_id)
             position = Position.objects.select_for_update().get(pk=position_id)
             if position.status != Position.Status.OPEN:
                 return None
@@ -87,7 +86,7 @@ def _settle(account, position: Position, amount: Decimal, funding_time: datetime
     else:
         # Received into the isolated margin: credit cash, then lock it to the position.
         postings = [funding, Posting(Entry.Kind.MARGIN_LOCK, -amount, position, memo=memo)]
-    entries_post(account=account, postings=postings)
+    entries_post(account=account, postings=postings, locked=True)
     position.margin += amount
     position.liquidation_price = liquidation_price_for(
         symbol=position.symbol, side=position.side, entry_price=position.entry_price,

@@ -46,6 +46,15 @@ def _lock_account(bot_id: int) -> Account:
     return Account.objects.select_for_update().get(bot_id=bot_id)
 
 
+def _lock_account_of(position_id: int) -> Account:
+    # The account of the position's bot, found through the position in one query;
+    # ``of=("self",)`` keeps PostgreSQL from also locking the joined rows.
+    try:
+        return Account.objects.select_for_update(of=("self",)).get(bot__positions__id=position_id)
+    except Account.DoesNotExist:
+        raise PositionError(f"there is no position {position_id}") from None
+
+
 def position_open(
     *,
     bot: Any,
@@ -66,7 +75,8 @@ def position_open(
         stop_loss=stop_loss, take_profit=take_profit,
     )
     settings = risk_settings()
-    with transaction.atomic():
+    # No savepoint when nested (a turn's per-bot transaction): it is all or nothing anyway.
+    with transaction.atomic(savepoint=False):
         account = _lock_account(bot.pk)
         market = market_view(symbol)
         if market is None:
@@ -92,7 +102,7 @@ def position_open(
         postings = [Posting(Entry.Kind.MARGIN_LOCK, -plan.margin, position, trade, memo=memo)]
         if money(plan.fee) > 0:
             postings.append(Posting(Entry.Kind.FEE, -plan.fee, position, trade, memo=f"open fee {memo}"))
-        entries_post(account=account, postings=postings, created_at=now)
+        entries_post(account=account, postings=postings, created_at=now, locked=True)
     return OpenResult(position, list(check.notes))
 
 
@@ -134,9 +144,8 @@ def position_close(
     now = now or timezone.now()
     settings = risk_settings()
     position_id = position.pk if isinstance(position, Position) else position
-    bot_id = Position.objects.values_list("bot_id", flat=True).get(pk=position_id)
-    with transaction.atomic():
-        account = _lock_account(bot_id)
+    with transaction.atomic(savepoint=False):
+        account = _lock_account_of(position_id)
         locked = Position.objects.select_for_update().get(pk=position_id)
         if locked.status != Position.Status.OPEN:
             return CloseResult(locked, None, [f"position {position_id} is already closed"])
@@ -151,9 +160,9 @@ def position_close(
             reason, gross, fee = CloseReason.LIQUIDATION, -locked.margin, Decimal("0")
         trade = _write_close(account, locked, reason, fill, gross, fee, decision, now)
         if settings.cooldown_minutes:
-            Cooldown.objects.update_or_create(
-                bot_id=locked.bot_id, symbol=locked.symbol,
-                defaults={"until": settings.cooldown_until(now)},
+            Cooldown.objects.bulk_create(  # one upsert on (bot, symbol)
+                [Cooldown(bot_id=locked.bot_id, symbol=locked.symbol, until=settings.cooldown_until(now))],
+                update_conflicts=True, unique_fields=["bot", "symbol"], update_fields=["until"],
             )
     return CloseResult(locked, trade, notes)
 
@@ -179,7 +188,7 @@ def _write_close(
         if fee > 0:
             fee_memo = f"close fee {position.symbol}"
             postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=fee_memo))
-    entries_post(account=account, postings=postings, created_at=now)
+    entries_post(account=account, postings=postings, created_at=now, locked=True)
     position.status = Position.Status.CLOSED
     position.closed_at = now
     position.exit_price = fill
