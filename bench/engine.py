@@ -21,14 +21,13 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
 
 D = Decimal
 PRICES = {"BTCUSDT": D("60000"), "ETHUSDT": D("3000"), "SOLUSDT": D("150"),
@@ -37,17 +36,7 @@ LEGACY_BLOB_BYTES = int(2.7 * 1024 * 1024)
 
 
 def setup_django(database_url: str | None) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-"))
-    os.environ["DEBUG"] = "1"
-    os.environ["ARENA_VAR_DIR"] = str(workdir)
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    os.environ["LOG_LEVEL"] = "warning"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    djangoenv.setup_django(database_url, prefix="arena-bench-")
 
 
 def make_bots(count: int, prefix: str):

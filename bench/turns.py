@@ -20,29 +20,18 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
 
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
 
 def setup_django(database_url: str | None) -> None:
-    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-turns-"))
-    os.environ["DEBUG"] = "1"
-    os.environ["ARENA_VAR_DIR"] = str(workdir)
-    os.environ["DATABASE_URL"] = database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "arena.settings")
-    os.environ["LOG_LEVEL"] = "warning"
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
+    djangoenv.setup_django(database_url, prefix="arena-bench-turns-")
 
 
 def make_bots(count: int, fake, owner, start: int) -> list:
