@@ -183,9 +183,11 @@ class Position(models.Model):
             models.UniqueConstraint(
                 fields=["bot", "legacy_id"], name="trading_position_bot_legacy_id_unique"
             ),
-            # One open position per bot, symbol and side; a second open is refused.
+            # One open position per bot, symbol and side; a second open is refused. The
+            # legacy arena allowed two, so positions it imported (legacy_id set) arrive as
+            # they were; the risk rules still refuse a new open beside them.
             models.UniqueConstraint(
-                fields=["bot", "symbol", "side"], condition=Q(status="open"),
+                fields=["bot", "symbol", "side"], condition=Q(status="open", legacy_id__isnull=True),
                 name="trading_position_one_open_per_side",
             ),
         ]

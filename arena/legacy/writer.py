@@ -87,7 +87,6 @@ class BotWriter:
 
     def _positions(self) -> None:
         plans = self.data.trades.positions
-        self._one_open_per_side(plans)
         existing = {p.legacy_id: p for p in Position.objects.filter(bot=self.bot, legacy_id__isnull=False)}
         self.existing_keys = set(existing)
         live_open = {(p.symbol, p.side): p for p in existing.values()
@@ -119,20 +118,6 @@ class BotWriter:
             if row.status == Position.Status.OPEN and row.pk not in kept:
                 self._note(f"position {row.legacy_id} was open at an earlier import and the legacy no longer "
                            "holds it open, but recorded no exit: left open here, close it by hand")
-
-    def _one_open_per_side(self, plans: dict[str, PositionPlan]) -> None:
-        seen: dict[tuple[str, str], str] = {}
-        for key, plan in plans.items():
-            if plan.status != "open":
-                continue
-            side = (plan.source.symbol, plan.source.side)
-            if side in seen:
-                raise plan.source.where.error(
-                    f"positions {seen[side]} and {key} are both open {plan.source.side} "
-                    f"{plan.source.symbol}; "
-                    "this arena holds one open position per bot, symbol and side (close one in the legacy "
-                    "first)")
-            seen[side] = key
 
     def _position(self, key: str, plan: PositionPlan) -> Position:
         source = plan.source

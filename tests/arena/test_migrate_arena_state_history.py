@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.core.management.base import CommandError
 
 from bots.models import Bot, Decision
 from ledger.models import Account, Entry, Snapshot
-from tests.arena.legacy_factory import LegacyArena, LegacyBot, at, row_counts, run_import
-from trading.models import CloseReason, Cooldown, Position, Trade
-from trading.services import position_close
+from tests.arena.legacy_factory import LegacyArena, LegacyBot, at, run_import
+from trading.models import CloseReason, Cooldown, Market, Position, Trade
+from trading.services import position_close, position_open
 
 pytestmark = pytest.mark.django_db
 
@@ -225,15 +224,21 @@ def test_a_negative_legacy_balance_is_kept(tmp_path: Path) -> None:
     audit_clean()
 
 
-def test_two_open_positions_on_one_side_are_refused_clearly(tmp_path: Path) -> None:
+def test_two_open_positions_on_one_side_arrive_as_the_legacy_held_them(tmp_path: Path) -> None:
+    """The legacy allowed two open positions on one symbol and side; ours opens only one,
+    so both arrive as they were and the engine refuses a third beside them."""
     legacy, bot = arena_with_bot()
     first = bot.open("BTCUSDT", "LONG", 100, 5, 60000, minute=0)
     second = bot.open("BTCUSDT", "LONG", 100, 5, 61000, minute=5)
-    before = row_counts()
-    with pytest.raises(CommandError, match=f"positions {first} and {second} are both open LONG BTCUSDT"):
-        run_import(legacy.write_db(tmp_path / "arena.db"))
-    assert row_counts() == before
-    assert not Bot.objects.exists()
+    run_import(legacy.write_db(tmp_path / "arena.db"))
+    imported = Position.objects.filter(status="open", symbol="BTCUSDT", side="LONG")
+    assert sorted(imported.values_list("legacy_id", flat=True)) == sorted([first, second])
+    audit_clean()
+    Market.objects.update_or_create(symbol="BTCUSDT", defaults={"last_price": D("60500")})
+    third = position_open(bot=Bot.objects.get(), symbol="BTCUSDT", side="LONG", margin=D("100"), leverage=5)
+    assert third.position is None
+    assert any("already" in note and "BTCUSDT" in note for note in third.notes), third.notes
+    audit_clean()
 
 
 def test_positions_are_linked_to_the_decisions_that_opened_them(tmp_path: Path) -> None:
