@@ -62,6 +62,7 @@ class Recorded:
     body: dict[str, Any]
     received_at: float  # time.monotonic()
     reply: Reply | None = None
+    client_gone: bool = False  # the client hung up before the answer (killed worker, timeout)
 
     @property
     def model(self) -> str:
@@ -222,7 +223,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 self._send(reply.status, payload, reply.headers)
             except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (a killed worker, a timeout)
+                recorded.client_gone = True
         finally:
             fake._done()
 
