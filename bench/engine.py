@@ -35,10 +35,6 @@ PRICES = {"BTCUSDT": D("60000"), "ETHUSDT": D("3000"), "SOLUSDT": D("150"),
 LEGACY_BLOB_BYTES = int(2.7 * 1024 * 1024)
 
 
-def setup_django(database_url: str | None) -> None:
-    djangoenv.setup_django(database_url, prefix="arena-bench-")
-
-
 def make_bots(count: int, prefix: str):
     from arena.models import User
     from bots.services import bot_create, provider_create
@@ -224,7 +220,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller history, fewer turns (under a minute)")
     args = parser.parse_args()
-    setup_django(os.environ.get("BENCH_DATABASE_URL"))
+    djangoenv.setup_django(os.environ.get("BENCH_DATABASE_URL"), prefix="arena-bench-")
     from django.db import connection
     from django.utils import timezone
 

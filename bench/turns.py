@@ -30,10 +30,6 @@ import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
 
-def setup_django(database_url: str | None) -> None:
-    djangoenv.setup_django(database_url, prefix="arena-bench-turns-")
-
-
 def make_bots(count: int, fake, owner, start: int) -> list:
     from tests.arena.fake_llm import openai_bot
 
@@ -73,7 +69,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1, 5 and 20 bots only (under a minute)")
     parser.add_argument("--latency", type=float, default=0.5, help="the fake model's answer time, seconds")
     args = parser.parse_args()
-    setup_django(os.environ.get("BENCH_DATABASE_URL"))
+    djangoenv.setup_django(os.environ.get("BENCH_DATABASE_URL"), prefix="arena-bench-turns-")
     from django.db import connection
 
     from arena.models import User

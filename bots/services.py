@@ -5,7 +5,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -16,18 +15,13 @@ from bots.models import Bot, LLMProvider
 from ledger.models import Account, Entry
 from ledger.services import account_open, entry_post, money
 from trading.models import CloseReason
-from trading.selectors import open_positions
+from trading.selectors import arena_settings, open_positions
 from trading.services import position_close
 
 _BOT_OPTIONS = {
     "initial_balance", "symbols", "sandbox_enabled", "is_paused", "is_active", "legacy_id",
     "avatar", "created_at",
 }
-
-
-def _arena_settings() -> Any:
-    # Looked up by name: `arena` sits above `bots` and is never imported from here.
-    return apps.get_model("arena", "ArenaSettings").load()
 
 
 def bot_create(
@@ -55,7 +49,7 @@ def bot_create(
             {"mode": "Real-money trading is disabled on this arena (REAL_TRADING_ENABLED is off)."}
         )
     if "initial_balance" not in options:
-        arena = _arena_settings()
+        arena = arena_settings()
         options["initial_balance"] = (
             arena.live_initial_balance if mode == Bot.Mode.REAL else arena.paper_initial_balance
         )
@@ -72,18 +66,6 @@ def bots_set_paused(*, bots: QuerySet[Bot], paused: bool) -> int:
     """Pause or resume bots in one UPDATE; turns read ``is_paused`` when they pick
     their bots, so the change applies from the next turn without a restart."""
     return bots.update(is_paused=paused, updated_at=timezone.now())
-
-
-def bot_pause(*, bot: Bot) -> Bot:
-    bots_set_paused(bots=Bot.objects.filter(pk=bot.pk), paused=True)
-    bot.is_paused = True
-    return bot
-
-
-def bot_resume(*, bot: Bot) -> Bot:
-    bots_set_paused(bots=Bot.objects.filter(pk=bot.pk), paused=False)
-    bot.is_paused = False
-    return bot
 
 
 def provider_create(

@@ -6,10 +6,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from ledger.models import MONEY
 from trading.encryption import EncryptedSecret
 
-# Money in USDT; prices and quantities carry more places for sub-cent coins.
-MONEY = {"max_digits": 24, "decimal_places": 8}
+# Money in USDT is the ledger's; prices and quantities carry more places for sub-cent coins.
 PRICE = {"max_digits": 30, "decimal_places": 12}
 QUANTITY = {"max_digits": 30, "decimal_places": 12}
 

@@ -1,7 +1,6 @@
 """Reads for the engine: the views the pure risk rules decide on."""
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 
@@ -32,14 +31,6 @@ def market_view(symbol: str) -> risk.MarketView | None:
         is_stale=market.is_stale,
         listed=market.is_listed,
     )
-
-
-def market_prices(symbols: Iterable[str] | None = None) -> dict[str, Decimal]:
-    """Last prices by symbol (markets with a price only)."""
-    markets = Market.objects.filter(last_price__isnull=False)
-    if symbols is not None:
-        markets = markets.filter(symbol__in=list(symbols))
-    return dict(markets.values_list("symbol", "last_price"))
 
 
 def open_positions(*, bot_id: int):

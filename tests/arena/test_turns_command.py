@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from arena.models import Turn
-from bots.models import Decision
-from bots.services import bot_create, bot_pause
+from bots.models import Bot, Decision
+from bots.services import bot_create, bots_set_paused
 from tests.arena.fake_llm import FakeLLM, Reply, openai_bot
 from trading.models import Position
 
@@ -41,7 +41,7 @@ def test_run_turn_prints_what_each_bot_decided_executed_and_had_rejected(user, f
     trader = openai_bot(owner=user, fake=fake, model="gpt-fake", name="Trader")
     broken = openai_bot(owner=user, fake=fake, model="broken", name="Broken")
     sleeper = bot_create(owner=user, name="Sleeper", prompt="zzz", provider=provider)
-    bot_pause(bot=sleeper)
+    bots_set_paused(bots=Bot.objects.filter(pk=sleeper.pk), paused=True)
 
     text = run_turn()
 
