@@ -10,7 +10,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from arena.models import ArenaSettings, Turn, User
+from arena.models import ArenaSettings, BotTurn, Turn, User
 from arena.services import arena_settings_save
 from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
 
@@ -55,12 +55,31 @@ class TurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     date_hierarchy = "started_at"
     ordering = ("-started_at",)
     changelist_defer = ("market_snapshot",)
-    readonly_fields = ("decisions",)
+    readonly_fields = ("decisions", "bots")
     fields = (
-        "started_at", "finished_at", "status", "slot", "forced", "error", "decisions", "market_snapshot",
+        "started_at", "finished_at", "heartbeat_at", "status", "slot", "forced", "error", "bots", "decisions",
+        "market_snapshot",
     )
+
+    @admin.display(description="bots")
+    def bots(self, obj: Turn) -> SafeString:
+        count = obj.bot_turns.count()
+        return changelist_link("arena.botturn", f"{count} bot(s): ran, failed or skipped, and why",
+                               turn__id__exact=obj.pk)
 
     @admin.display(description="decisions")
     def decisions(self, obj: Turn) -> SafeString:
         count = obj.decisions.count()
         return changelist_link("bots.decision", f"{count} decision(s)", turn__id__exact=obj.pk)
+
+
+@admin.register(BotTurn)
+class BotTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Each bot's part in each turn: why a bot did or did not trade."""
+
+    list_display = ("id", "turn", "bot", "status", "started_at", "finished_at", "decision", "reason")
+    list_filter = ("status",)
+    list_select_related = ("turn", "bot", "decision")
+    search_fields = ("=bot__id", "=turn__id")
+    ordering = ("-started_at", "-id")
+    raw_id_fields = ("turn", "bot", "decision")

@@ -156,8 +156,14 @@ class Turn(models.Model):
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
+        # Nothing traded: no bot was due, or none could run (stale market, real mode…);
+        # ``error`` says why.
+        SKIPPED = "skipped", "Skipped"
 
     started_at = models.DateTimeField()
+    # Renewed with the bots' claims while the turn is alive; a running turn whose
+    # heartbeat is older than the lease was abandoned by a dead worker.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Scheduled turns: the interval slot (start time // turn interval). Unique, so a
     # redelivered task joins its turn instead of starting another. Null when forced.
@@ -172,7 +178,7 @@ class Turn(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["running", "finished", "failed"]),
+                condition=Q(status__in=["running", "finished", "failed", "skipped"]),
                 name="arena_turn_status_valid",
             ),
             models.CheckConstraint(
@@ -183,7 +189,61 @@ class Turn(models.Model):
         indexes = [
             # The latest turns: ORDER BY started_at DESC LIMIT n.
             models.Index(fields=["-started_at"], name="arena_turn_started_idx"),
+            # Abandoned turns, looked for at the start of every turn:
+            # WHERE status = 'running' AND heartbeat_at < lease cut-off.
+            models.Index(fields=["status", "heartbeat_at"], name="arena_turn_status_beat_idx"),
         ]
 
     def __str__(self) -> str:
         return f"Turn {self.pk} ({self.status})"
+
+    @property
+    def is_over(self) -> bool:
+        return self.status != self.Status.RUNNING
+
+
+class BotTurn(models.Model):
+    """What one bot did in one turn: ran (and its decision), failed, or was skipped and
+    why. Every bot a turn considered has a row, so an owner can always see why a bot
+    did not trade."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    turn = models.ForeignKey(Turn, on_delete=models.CASCADE, related_name="bot_turns")
+    bot = models.ForeignKey("bots.Bot", on_delete=models.CASCADE, related_name="bot_turns")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Why it was skipped or failed, in words the owner can act on.
+    reason = models.TextField(blank=True)
+    decision = models.OneToOneField(
+        "bots.Decision", on_delete=models.SET_NULL, null=True, blank=True, related_name="bot_turn"
+    )
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["turn", "bot"], name="arena_botturn_once_per_turn"),
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "finished", "failed", "skipped"]),
+                name="arena_botturn_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(status="running") | Q(finished_at__isnull=False),
+                name="arena_botturn_finished_when_over",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["running", "finished"]) | ~Q(reason=""),
+                name="arena_botturn_reason_when_not_run",
+            ),
+        ]
+        indexes = [
+            # A bot's latest turns (its page, the API): WHERE bot_id = ? ORDER BY started_at DESC.
+            models.Index(fields=["bot", "-started_at"], name="arena_botturn_bot_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bot {self.bot_id} in turn {self.turn_id}: {self.status}"

@@ -245,6 +245,9 @@ ARENA_SIM_SEED = env_str("ARENA_SIM_SEED", "arena")
 ARENA_FEED_BASE_URL = env_str("ARENA_FEED_BASE_URL")
 if ARENA_FEED_BASE_URL and not ARENA_FEED_BASE_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured(f"ARENA_FEED_BASE_URL={ARENA_FEED_BASE_URL!r} must be an http(s) URL.")
+# A turn holds each of its bots for this long and renews the hold while it is alive,
+# so the bots of a worker that died mid-turn trade again at the next turn after it.
+ARENA_TURN_LEASE_SECONDS = env_int("ARENA_TURN_LEASE_SECONDS", 60, minimum=3)
 
 LOGGING = {
     "version": 1,

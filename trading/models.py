@@ -108,6 +108,12 @@ class Wallet(models.Model):
         return self.label or f"{self.get_exchange_display()} wallet {self.pk}"
 
 
+# The positions the paper engine owns: those of bots in paper mode (``bots.Bot.mode``;
+# named by value, since trading never imports bots). A real bot's positions are the
+# exchange's: never marked, triggered or funded here.
+PAPER_ENGINE = Q(bot__mode="paper")
+
+
 class Position(models.Model):
     """An isolated-margin perpetual position. ``margin`` is the USDT locked for it."""
 

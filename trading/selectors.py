@@ -51,3 +51,25 @@ def portfolio_view(*, bot_id: int, available_balance: Decimal, now: datetime) ->
     return risk.PortfolioView(
         available_balance=available_balance, open_positions=positions, cooldowns=cooldowns
     )
+
+
+def markets_unfresh(*, symbols: list[str], now: datetime, max_age_seconds: float) -> dict[str, str]:
+    """Why each of ``symbols`` has no fresh price at ``now`` ({} when every one is fresh):
+    never priced, flagged stale by a failed refresh, not listed, or older than
+    ``max_age_seconds``."""
+    markets = {m.symbol: m for m in Market.objects.filter(symbol__in=symbols)}
+    problems: dict[str, str] = {}
+    for symbol in symbols:
+        market = markets.get(symbol)
+        if market is None or market.last_price is None or market.updated_at is None:
+            problems[symbol] = "no price yet"
+        elif not market.is_listed:
+            problems[symbol] = "not listed by the feed"
+        elif market.is_stale:
+            at = f"{market.updated_at:%Y-%m-%d %H:%M:%S} UTC"
+            problems[symbol] = f"the last refresh failed (price from {at})"
+        elif (age := (now - market.updated_at).total_seconds()) > max_age_seconds:
+            problems[symbol] = f"price is {age:.0f} s old (at most {max_age_seconds:.0f} s)"
+        elif age < -max_age_seconds:
+            problems[symbol] = f"price is dated {-age:.0f} s in the future"
+    return problems

@@ -40,7 +40,6 @@ class Job:
     sandbox: bool
     known_symbols: set[str]
     candles: Callable[[str, str, int], Sequence[Any]]
-    claim_until: datetime
     error: str = ""
 
 
@@ -202,8 +201,7 @@ def _config(bot: Bot) -> tuple[ProviderConfig | None, str]:
         return None, f"provider {provider.name!r}: {exc}"
 
 
-def job_prepare(*, bot: Bot, turn: Turn, now: datetime, arena: ArenaSettings, claim_until: datetime,
-                cache: CandleCache) -> Job:
+def job_prepare(*, bot: Bot, turn: Turn, now: datetime, arena: ArenaSettings, cache: CandleCache) -> Job:
     symbols = list(bot.symbols or arena.default_symbols)
     positions = _positions(bot, now)
     money = _money(bot, positions)
@@ -234,7 +232,7 @@ def job_prepare(*, bot: Bot, turn: Turn, now: datetime, arena: ArenaSettings, cl
         bot=bot, config=config, system=rendered.system, prompt=rendered.user,
         context=_scripted_context(bot, turn, now, arena, money, positions, markets, cooldowns, cache),
         sandbox=bot.sandbox_enabled, known_symbols=set(symbols) | set(turn.market_snapshot),
-        candles=_tool_candles(cache, set(symbols)), claim_until=claim_until,
+        candles=_tool_candles(cache, set(symbols)),
         error=error or ("; ".join(candle_errors) if not markets else ""),
     )
 

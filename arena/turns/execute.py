@@ -8,6 +8,7 @@ task, a second worker) makes the whole transaction a no-op.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -67,20 +68,36 @@ def _plain(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
-def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime) -> Outcome:
-    """Write ``bot``'s Decision for ``turn`` and execute its actions atomically."""
+CLAIM_LOST = "this turn's claim on the bot lapsed and another turn took it"
+
+
+def _decision_fields(call: ModelCall) -> dict[str, Any]:
+    # PostgreSQL text refuses NUL characters; a model may send them.
+    return {
+        "prompt": call.prompt.replace("\x00", ""), "raw_response": call.raw_response.replace("\x00", ""),
+        "actions": [a.as_json() for a in call.actions], "model": call.model, "tokens_in": call.tokens_in,
+        "tokens_out": call.tokens_out, "latency_ms": call.latency_ms, "cost": call.cost,
+        "tool_calls": call.tool_calls,
+    }
+
+
+def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
+                     holds: Callable[[], bool] | None = None) -> Outcome:
+    """Write ``bot``'s Decision for ``turn`` and execute its actions atomically.
+
+    ``holds`` says, under the account lock, whether this turn still holds the bot's claim;
+    if not, nothing is written (another turn owns the bot now).
+    """
     outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=call.error, parse_notes=list(call.notes))
     try:
         with transaction.atomic():
             Account.objects.select_for_update().get(bot=bot)  # first lock, as in the engine
+            if holds is not None and not holds():
+                outcome.skipped = CLAIM_LOST
+                return outcome
             decision = Decision.objects.create(
-                # PostgreSQL text refuses NUL characters; a model may send them.
-                bot=bot, turn=turn, created_at=now, prompt=call.prompt.replace("\x00", ""),
-                raw_response=call.raw_response.replace("\x00", ""),
-                actions=[a.as_json() for a in call.actions], notes=list(call.notes), success=call.ok,
-                error=call.error.replace("\x00", ""), model=call.model, tokens_in=call.tokens_in,
-                tokens_out=call.tokens_out,
-                latency_ms=call.latency_ms, cost=call.cost, tool_calls=call.tool_calls,
+                bot=bot, turn=turn, created_at=now, notes=list(call.notes), success=call.ok,
+                error=call.error.replace("\x00", ""), **_decision_fields(call),
             )
             for index, action in enumerate(call.actions, start=1):
                 _execute(bot, decision, index, action, now, outcome)
@@ -93,6 +110,25 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime) -> 
         raise
     outcome.decision_id = decision.pk
     return outcome
+
+
+def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: datetime, error: str) -> int | None:
+    """Keep what the model answered when executing it failed (the execution itself was
+    rolled back whole): a failed Decision with the reply, the parsed actions and the
+    error, so the owner sees it and nothing the model said is lost. None if the bot
+    already has a decision in this turn."""
+    notes = [*call.notes, f"nothing was executed: {error}"]
+    try:
+        with transaction.atomic():
+            decision = Decision.objects.create(
+                bot=bot, turn=turn, created_at=now, notes=notes, success=False,
+                error=error.replace("\x00", "")[:5000], **_decision_fields(call),
+            )
+    except IntegrityError:
+        if Decision.objects.filter(bot=bot, turn=turn).exists():
+            return None
+        raise
+    return decision.pk
 
 
 def _execute(

@@ -1,36 +1,51 @@
 """A trading turn for the whole arena.
 
-1. One ``Turn`` row freezes the market snapshot every bot sees. Scheduled turns
-   are keyed by their interval slot, so a redelivered task joins its own turn.
-2. Each due bot is claimed with a conditional UPDATE (``turn_claimed_until``):
-   overlapping turns and duplicate deliveries skip a bot another one holds; the
-   claim of a worker killed mid-turn expires on its own.
-3. Prompts are built from the database, then every bot's model is called
-   concurrently over httpx — outside any transaction — so a turn lasts about as
-   long as its slowest bot.
+1. Turns abandoned by dead workers are marked failed. The market is checked and, when
+   any price a due bot needs is missing or old, refreshed first: a turn never runs on an
+   empty or stale market. One ``Turn`` row then freezes the snapshot every bot sees.
+   Scheduled turns are keyed by their interval slot, so a redelivered task joins its own
+   running turn.
+2. Every bot the turn considers gets a ``BotTurn`` row: skipped with a reason (real mode,
+   no fresh price, held by another turn), or claimed with a short lease
+   (``arena.turns.lease``) that this turn renews while it is alive.
+3. Prompts are built from the database, then every bot's model is called concurrently
+   over httpx — outside any transaction — so a turn lasts about as long as its slowest
+   bot.
 4. Each bot's answer is recorded and executed in its own atomic transaction
-   (``arena.turns.execute``); events go out after commit.
+   (``arena.turns.execute``); a failure keeps the reply as a failed decision. Every
+   turn ends finished, failed or skipped, and each outcome reaches the bot's owner as
+   an event after commit.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import httpx
-from asgiref.sync import async_to_sync
-from django.db.models import Q
+from asgiref.sync import async_to_sync, sync_to_async
+from django.conf import settings
+from django.db import IntegrityError
 from django.utils import timezone
 
 from arena.events import publish
-from arena.models import ArenaSettings, Turn
+from arena.models import ArenaSettings, BotTurn, Turn
 from arena.turns.context import CandleCache, Job, job_prepare, market_snapshot
 from arena.turns.converse import converse
-from arena.turns.execute import ModelCall, Outcome, decision_execute
+from arena.turns.execute import ModelCall, Outcome, decision_execute, decision_record_failure
+from arena.turns.lease import Lease, turn_clock, turns_abandoned_fail
+from arena.turns.notify import bot_turn_publish, turn_publish
 from bots.models import Bot
+from trading.feeds import Feed
+from trading.models import Wallet
+from trading.selectors import markets_unfresh
+from trading.services.market import market_refresh_and_trigger
 
 log = logging.getLogger(__name__)
+
+HELD = "another turn is running this bot"
 
 
 @dataclass
@@ -39,104 +54,246 @@ class TurnReport:
     outcomes: list[Outcome] = field(default_factory=list)
 
 
-def _due_bots(bot_ids: list[int] | None, turn: Turn):
+def market_max_age(arena: ArenaSettings) -> int:
+    """How old a price may be for a turn: a few missed refreshes, never under 30 s."""
+    return max(30, 3 * arena.refresh_interval_seconds)
+
+
+def bot_symbols(bot: Bot, arena: ArenaSettings) -> list[str]:
+    return sorted({s.upper() for s in (bot.symbols or arena.default_symbols or [])})
+
+
+def turn_candidates(bot_ids: list[int] | None) -> list[Bot]:
     bots = Bot.objects.filter(is_active=True).select_related("provider", "owner")
     if bot_ids:
         bots = bots.filter(pk__in=bot_ids)  # a named bot runs even when paused
     else:
         bots = bots.filter(is_paused=False)
-    return bots.exclude(decisions__turn=turn).order_by("id")
+    return list(bots.order_by("id"))
 
 
-def bot_claim(*, bot: Bot, until: datetime, now: datetime) -> bool:
-    """Claim ``bot`` for a turn until ``until``; False if another turn holds it."""
-    free = Q(turn_claimed_until__isnull=True) | Q(turn_claimed_until__lt=now)
-    return Bot.objects.filter(free, pk=bot.pk).update(turn_claimed_until=until) == 1
+def turn_market_check(*, bots: list[Bot], arena: ArenaSettings, now: datetime, refresh: bool,
+                      feed: Feed | None = None) -> dict[str, str]:
+    """Make sure the paper bots' symbols have fresh prices at ``now``: refresh the market
+    first when any is missing or old (and ``refresh``). Returns what is still not fresh."""
+    symbols = sorted({s for bot in bots if bot.mode == Bot.Mode.PAPER for s in bot_symbols(bot, arena)})
+    unfresh = markets_unfresh(symbols=symbols, now=now, max_age_seconds=market_max_age(arena))
+    if unfresh and refresh:
+        summary = market_refresh_and_trigger(feed=feed, now=now)
+        unfresh = markets_unfresh(symbols=symbols, now=now, max_age_seconds=market_max_age(arena))
+        if unfresh and summary["error"]:
+            unfresh = {s: f"{why} (refresh: {summary['error']})" for s, why in unfresh.items()}
+    return unfresh
 
 
-def bot_release(*, bot: Bot, until: datetime) -> None:
-    # Only our own claim: if it expired and another turn took the bot, leave theirs.
-    Bot.objects.filter(pk=bot.pk, turn_claimed_until=until).update(turn_claimed_until=None)
+def real_mode_reason(bot: Bot) -> str:
+    """Why a real-money bot is not traded in this turn. Never on paper: a user who chose
+    real money must not see invented fills."""
+    if not settings.REAL_TRADING_ENABLED:
+        return "real trading is not enabled on this arena (REAL_TRADING_ENABLED is off), so this real " \
+               "bot is not traded; it is never traded on paper instead"
+    wallet = Wallet.objects.filter(bot=bot, is_active=True).first()
+    if wallet is None:
+        return "this real bot has no active exchange wallet: attach one with its API keys"
+    if wallet.key_needs_reentry or not wallet.api_key_encrypted or not wallet.api_secret_encrypted:
+        return f"the API key and secret of wallet {wallet.label or wallet.pk!s} must be entered (again)"
+    return "this arena cannot place exchange orders yet, so real bots are not traded (never on paper)"
+
+
+def _market_reason(bot: Bot, arena: ArenaSettings, unfresh: dict[str, str], refresh: bool) -> str:
+    symbols = bot_symbols(bot, arena)
+    if not symbols or any(s not in unfresh for s in symbols):
+        return ""  # at least one fresh price; stale ones are flagged in the prompt and refused
+    detail = "; ".join(f"{s}: {unfresh[s]}" for s in symbols)
+    how = "" if refresh else " (this turn was told not to refresh prices)"
+    return f"no fresh market price for any of its symbols{how}: {detail}"
 
 
 def _turn_for(*, forced: bool, now: datetime, arena: ArenaSettings) -> Turn:
     snapshot = market_snapshot()
     if forced:
-        return Turn.objects.create(started_at=now, forced=True, market_snapshot=snapshot)
+        return Turn.objects.create(started_at=now, heartbeat_at=now, forced=True, market_snapshot=snapshot)
     slot = int(now.timestamp()) // arena.turn_interval_seconds
     turn, _ = Turn.objects.get_or_create(
-        slot=slot, defaults={"started_at": now, "market_snapshot": snapshot}
+        slot=slot, defaults={"started_at": now, "heartbeat_at": now, "market_snapshot": snapshot}
     )
     return turn
 
 
 def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: datetime | None = None,
-             transport: httpx.AsyncBaseTransport | None = None) -> TurnReport:
-    """Run a turn now for every active, unpaused bot (or the ones named).
+             transport: httpx.AsyncBaseTransport | None = None, feed: Feed | None = None,
+             refresh: bool = True) -> TurnReport:
+    """Run a turn now for every active, unpaused bot (or the ones named, even paused).
 
+    ``feed`` is the market feed a refresh uses (default: the configured one);
+    ``refresh=False`` never refreshes, so bots without a fresh price are skipped.
     ``transport`` replaces the network for tests (e.g. respx's mock transport).
     """
     now = now or timezone.now()
     arena = ArenaSettings.load()
+    for abandoned in turns_abandoned_fail(now=now):
+        _publish_over(abandoned)
+    candidates = turn_candidates(bot_ids)
+    unfresh = turn_market_check(bots=candidates, arena=arena, now=now, refresh=refresh, feed=feed)
     turn = _turn_for(forced=forced or bool(bot_ids), now=now, arena=arena)
     report = TurnReport(turn=turn)
-    jobs: list[Job] = []
-    cache = CandleCache(now=now)
-    for bot in _due_bots(bot_ids, turn):
-        until = now + timedelta(seconds=_claim_seconds(bot, arena))
-        if not bot_claim(bot=bot, until=until, now=now):
-            report.outcomes.append(Outcome(bot.pk, bot.name, skipped="another turn is running this bot"))
-            continue
-        try:
-            jobs.append(job_prepare(bot=bot, turn=turn, now=now, arena=arena, claim_until=until, cache=cache))
-        except Exception:
-            bot_release(bot=bot, until=until)
-            raise
+    if turn.is_over:
+        return report  # a redelivered task for a slot that has ended: nothing to do
+    lease = Lease(turn=turn, clock=turn_clock(now))
+    lease.renew()  # the heartbeat of a running turn this run joins
+    taken = dict(BotTurn.objects.filter(turn=turn).values_list("bot_id", "status"))
+    mine: dict[int, BotTurn] = {}
     try:
-        calls = async_to_sync(_call_all)(jobs, transport)
+        jobs = _claim_and_prepare(candidates, taken, turn, arena, unfresh, refresh, lease, now, report, mine)
+        calls = async_to_sync(_call_all)(jobs, transport, lease)
         for job, call in zip(jobs, calls, strict=True):
-            report.outcomes.append(_execute_one(job, turn, call, now))
+            lease.renew_if_due()
+            outcome = _execute_one(job, turn, call, now, lease)
+            report.outcomes.append(outcome)
+            _bot_turn_end(mine[job.bot.pk], outcome, lease.clock())
+            lease.release(job.bot.pk)
+    except Exception as exc:
+        log.exception("turn %s failed", turn.pk)
+        _stop_running(mine, f"the turn failed: {type(exc).__name__}: {exc}", lease.clock())
+        raise
     finally:
-        for job in jobs:
-            bot_release(bot=job.bot, until=job.claim_until)
-    if not jobs:
-        # Only skips: another run holds these bots and will finish the turn itself.
-        return report
-    failed = [o for o in report.outcomes if o.error]
-    Turn.objects.filter(pk=turn.pk).update(
-        finished_at=timezone.now(),
-        status=Turn.Status.FAILED if jobs and len(failed) == len(jobs) else Turn.Status.FINISHED,
-        error="; ".join(f"{o.bot_name}: {o.error}" for o in failed)[:5000],
-    )
-    turn.refresh_from_db()
+        _stop_running(mine, "the turn was interrupted before this bot's answer was recorded", lease.clock())
+        lease.release_all()
+        _turn_end(turn, lease.clock())
+        for row in mine.values():
+            bot = next(b for b in candidates if b.pk == row.bot_id)
+            bot_turn_publish(row, bot_name=bot.name, owner_id=bot.owner_id)
+        if turn.is_over:
+            turn_publish(turn)
     return report
 
 
-def _execute_one(job: Job, turn: Turn, call: ModelCall, now: datetime) -> Outcome:
-    """Record and execute one bot's answer. Its transaction is all or nothing, so an
-    unexpected failure leaves nothing of this bot; it is logged with its traceback and
-    recorded on the turn, and the other bots' answers are still executed."""
+def _claim_and_prepare(candidates: list[Bot], taken: dict[int, str], turn: Turn, arena: ArenaSettings,
+                       unfresh: dict[str, str], refresh: bool, lease: Lease, now: datetime,
+                       report: TurnReport, mine: dict[int, BotTurn]) -> list[Job]:
+    """Skip, claim and prepare each due bot; returns the jobs whose model is to be called."""
+    jobs: list[Job] = []
+    cache = CandleCache(now=now)
+    for bot in candidates:
+        if taken.get(bot.pk, BotTurn.Status.SKIPPED) != BotTurn.Status.SKIPPED:
+            continue  # already run (or running) in this turn
+        reason = (real_mode_reason(bot) if bot.mode == Bot.Mode.REAL
+                  else _market_reason(bot, arena, unfresh, refresh))
+        if reason:
+            mine[bot.pk] = _bot_turn_row(turn, bot, BotTurn.Status.SKIPPED, now, reason)
+            report.outcomes.append(Outcome(bot.pk, bot.name, skipped=reason))
+            continue
+        if not lease.claim(bot):
+            if bot.pk not in taken:
+                mine[bot.pk] = _bot_turn_row(turn, bot, BotTurn.Status.SKIPPED, now, HELD)
+            report.outcomes.append(Outcome(bot.pk, bot.name, skipped=HELD))
+            continue
+        mine[bot.pk] = _bot_turn_row(turn, bot, BotTurn.Status.RUNNING, now)
+        try:
+            jobs.append(job_prepare(bot=bot, turn=turn, now=now, arena=arena, cache=cache))
+        except Exception as exc:
+            # This bot's data or a bug: the bot fails visibly, its claim goes, the others run.
+            log.exception("turn %s: preparing bot %s failed", turn.pk, bot.pk)
+            error = f"preparing the prompt failed: {type(exc).__name__}: {exc}"
+            outcome = Outcome(bot.pk, bot.name, error=error)
+            outcome.decision_id = decision_record_failure(
+                bot=bot, turn=turn, call=ModelCall(prompt=""), now=now, error=error)
+            report.outcomes.append(outcome)
+            _bot_turn_end(mine[bot.pk], outcome, lease.clock())
+            lease.release(bot.pk)
+    return jobs
+
+
+def _bot_turn_row(turn: Turn, bot: Bot, status: str, now: datetime, reason: str = "") -> BotTurn:
+    over = status != BotTurn.Status.RUNNING
+    values = {"status": status, "reason": reason, "started_at": now, "finished_at": now if over else None}
     try:
-        outcome = decision_execute(bot=job.bot, turn=turn, call=call, now=now)
+        row, _ = BotTurn.objects.update_or_create(turn=turn, bot=bot, defaults=values)
+    except IntegrityError:  # another run of this turn wrote it at the same instant
+        row = BotTurn.objects.get(turn=turn, bot=bot)
+    return row
+
+
+def _bot_turn_end(row: BotTurn, outcome: Outcome, at: datetime) -> None:
+    if outcome.skipped:
+        row.status, row.reason = BotTurn.Status.SKIPPED, outcome.skipped
+    elif outcome.error:
+        row.status, row.reason = BotTurn.Status.FAILED, outcome.error[:5000]
+    else:
+        row.status, row.reason = BotTurn.Status.FINISHED, ""
+    row.decision_id = outcome.decision_id
+    row.finished_at = max(at, row.started_at)
+    row.save(update_fields=["status", "reason", "decision", "finished_at"])
+
+
+def _stop_running(mine: dict[int, BotTurn], reason: str, at: datetime) -> None:
+    for row in mine.values():
+        if row.status == BotTurn.Status.RUNNING:
+            row.status, row.reason, row.finished_at = BotTurn.Status.FAILED, reason, max(at, row.started_at)
+            row.save(update_fields=["status", "reason", "finished_at"])
+
+
+def _turn_end(turn: Turn, at: datetime) -> None:
+    """Settle the turn from its bots' rows, unless another run of it still has bots running
+    (that run settles it; if it died, the next turn marks it abandoned)."""
+    rows = list(BotTurn.objects.filter(turn=turn).values_list("status", "reason", "bot__name"))
+    statuses = {status for status, _, _ in rows}
+    if BotTurn.Status.RUNNING in statuses:
+        return
+    if not rows:
+        status, error = Turn.Status.SKIPPED, "no bot was due: none is active and unpaused"
+    elif statuses == {BotTurn.Status.SKIPPED}:
+        status, error = Turn.Status.SKIPPED, _reasons(rows, BotTurn.Status.SKIPPED)
+    elif BotTurn.Status.FINISHED in statuses:
+        status, error = Turn.Status.FINISHED, _reasons(rows, BotTurn.Status.FAILED)
+    else:
+        status, error = Turn.Status.FAILED, _reasons(rows, BotTurn.Status.FAILED)
+    Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(
+        status=status, finished_at=max(at, turn.started_at), heartbeat_at=at, error=error[:5000],
+    )
+    turn.refresh_from_db()
+
+
+def _reasons(rows: list[tuple[str, str, str]], status: str) -> str:
+    return "; ".join(f"{name}: {reason}" for s, reason, name in rows if s == status)
+
+
+def _execute_one(job: Job, turn: Turn, call: ModelCall, now: datetime, lease: Lease) -> Outcome:
+    """Record and execute one bot's answer. Its transaction is all or nothing, so an
+    unexpected failure leaves nothing of it but a failed decision that keeps the reply;
+    it is logged with its traceback, and the other bots' answers are still executed."""
+    bot = job.bot
+    try:
+        outcome = decision_execute(bot=bot, turn=turn, call=call, now=now,
+                                   holds=lambda: lease.holds_query(bot.pk).exists())
     except Exception as exc:
-        log.exception("turn %s: executing bot %s failed", turn.pk, job.bot.pk)
-        return Outcome(job.bot.pk, job.bot.name, error=f"execution failed: {type(exc).__name__}: {exc}")
-    _publish(job.bot, turn, outcome)
+        log.exception("turn %s: executing bot %s failed", turn.pk, bot.pk)
+        error = f"execution failed: {type(exc).__name__}: {exc}"
+        outcome = Outcome(bot.pk, bot.name, error=error, parse_notes=list(call.notes))
+        outcome.decision_id = decision_record_failure(bot=bot, turn=turn, call=call, now=now, error=error)
+    _publish(bot, turn, outcome)
     return outcome
 
 
-def _claim_seconds(bot: Bot, arena: ArenaSettings) -> int:
-    # Long enough for every attempt of every sandbox step, never shorter than a turn.
-    provider = bot.provider
-    steps = 5 if bot.sandbox_enabled else 1
-    calls = (provider.max_retries + 1) * steps
-    return max(arena.turn_interval_seconds, provider.timeout_seconds * calls + 60)
-
-
-async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport | None) -> list[ModelCall]:
+async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport | None,
+                    lease: Lease) -> list[ModelCall]:
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
-    async with httpx.AsyncClient(transport=transport, limits=limits) as client:
-        return list(await asyncio.gather(*(converse(job, client) for job in jobs)))
+    renew = sync_to_async(lease.renew)  # on the caller's thread and database connection
+
+    async def keep_alive() -> None:
+        while True:
+            await asyncio.sleep(lease.interval)
+            await renew()
+
+    renewer = asyncio.ensure_future(keep_alive())
+    try:
+        async with httpx.AsyncClient(transport=transport, limits=limits) as client:
+            return list(await asyncio.gather(*(converse(job, client) for job in jobs)))
+    finally:
+        renewer.cancel()
+        # The renewer ends here, as asked; a failure inside it propagates from this await.
+        with suppress(asyncio.CancelledError):
+            await renewer
 
 
 def _publish(bot: Bot, turn: Turn, outcome: Outcome) -> None:
@@ -150,3 +307,10 @@ def _publish(bot: Bot, turn: Turn, outcome: Outcome) -> None:
         "turn": turn.pk, "bot": bot.pk, "decision": outcome.decision_id, "rejected": outcome.rejected,
         "notes": outcome.notes, "error": outcome.error,
     }}, owner_id=bot.owner_id)
+
+
+def _publish_over(turn: Turn) -> None:
+    """A turn settled by someone else (an abandoned one): its state, and each failed bot to its owner."""
+    for row in BotTurn.objects.filter(turn=turn).select_related("bot"):
+        bot_turn_publish(row, bot_name=row.bot.name, owner_id=row.bot.owner_id)
+    turn_publish(turn)

@@ -26,7 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
-from arena.models import ArenaSettings, Turn
+from arena.models import ArenaSettings, BotTurn, Turn
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, provider_create
 from ledger.admin_tools import csv_cell
@@ -85,6 +85,8 @@ def world(user, bot, openai_provider) -> World:
         actions=[{"action": "open", "symbol": "BTCUSDT"}], notes=["opened"], success=True,
         model="momentum", tokens_in=100, tokens_out=20, latency_ms=40, cost=Decimal("0.00012"),
     )
+    BotTurn.objects.create(turn=turn, bot=bot, status="finished", decision=decision, started_at=T0,
+                           finished_at=T0 + timedelta(seconds=9))
     position = Position.objects.create(
         bot=bot, symbol="BTCUSDT", side="LONG", margin=Decimal("100"), leverage=10,
         quantity=Decimal("0.0153"), entry_price=Decimal("65000.5"),

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from django.core.management import call_command
 
-from arena.models import Turn
+from arena.models import BotTurn, Turn
 from arena.turns.run import turn_run
 from bots import prompts
 from bots.models import Decision
@@ -360,7 +360,12 @@ def test_a_bot_whose_execution_fails_half_way_leaves_nothing_behind(user, fake, 
     assert "disk full" in report.turn.error and report.turn.status == "finished"
     for ok in (fine, after):
         assert Decision.objects.filter(bot=ok).count() == 1 and Position.objects.filter(bot=ok).exists()
-    assert not Decision.objects.filter(bot=doomed).exists()
+    # What the model answered is kept as a failed decision; nothing of its execution is.
+    kept = Decision.objects.get(bot=doomed)
+    assert failure.decision_id == kept.pk and not kept.success
+    assert kept.error == "execution failed: RuntimeError: disk full"
+    assert "BTCUSDT" in kept.raw_response and [a["action"] for a in kept.actions] == ["LONG", "CLOSE"]
+    assert BotTurn.objects.get(turn=report.turn, bot=doomed).status == "failed"
     assert not Position.objects.filter(bot=doomed).exists()
     assert not Trade.objects.filter(bot=doomed).exists()
     assert list(Entry.objects.filter(account__bot=doomed).values_list("id", flat=True)) == entries

@@ -9,20 +9,23 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.utils import timezone
 
-from arena.models import Turn
+from arena.models import BotTurn, Turn
 from arena.turns.run import turn_run
 from bots.models import Bot, Decision
 from ledger.models import Entry
 from tests.arena.fake_llm import FakeLLM, Reply, openai_bot
 from trading.feeds.simulated import SimulatedFeed
-from trading.models import Position, Trade
+from trading.models import Market, Position, Trade
 from trading.services.market import market_refresh_and_trigger
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,45 +186,98 @@ def test_a_claim_still_held_skips_the_bot_and_is_left_alone(user, fake):
     assert turn_run(now=after).outcomes[0].decision_id
 
 
-# --- a worker killed mid-turn ---------------------------------------------------------------
+# --- a worker killed mid-turn, and leases that heal ----------------------------------------
+
+LEASE = 4  # seconds; renewed every LEASE / 3 while a turn is alive
+
+
+def price_markets() -> None:
+    """Fresh prices for the default symbols, written now (the clock the subprocess shares)."""
+    for symbol, price in (("BTCUSDT", "60000"), ("ETHUSDT", "3000"), ("SOLUSDT", "150"),
+                          ("BNBUSDT", "600"), ("DOGEUSDT", "0.15"), ("XRPUSDT", "0.6")):
+        Market.objects.update_or_create(symbol=symbol, defaults={
+            "base_asset": symbol.removesuffix("USDT"), "last_price": Decimal(price),
+            "mark_price": Decimal(price), "updated_at": timezone.now(), "is_stale": False})
+
+
+def start_run_turn(*args: str) -> subprocess.Popen:
+    """``manage.py run_turn`` in another process, with a short lease."""
+    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": database_url(),
+           "DJANGO_SETTINGS_MODULE": "arena.settings", "LOG_LEVEL": "warning",
+           "ARENA_TURN_LEASE_SECONDS": str(LEASE)}
+    return subprocess.Popen([sys.executable, "manage.py", "run_turn", "--no-refresh", *args], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_turn_writes_nothing_and_its_claim_expires(user, fake):
-    refresh()
-    fake.default = Reply(text=LONG_BTC, delay=30)
-    bot = openai_bot(owner=user, fake=fake, model="victim")
-    entries_before = list(Entry.objects.filter(account__bot=bot).values_list("id", flat=True))
+def test_run_turn_killed_mid_turn_heals_after_the_lease_and_its_turn_is_failed(user, fake, settings):
+    settings.ARENA_TURN_LEASE_SECONDS = LEASE
+    price_markets()
+    fake.default = Reply(text=LONG_BTC, delay=60)
+    bots = [openai_bot(owner=user, fake=fake, model=f"victim-{i}") for i in range(3)]
+    entries_before = sorted(Entry.objects.filter(account__bot__in=bots).values_list("id", flat=True))
 
-    worker = start_turn(NOW)
-    go(worker)
-    assert fake.wait_for_requests(1, timeout=60), "the worker reached the model call"
+    worker = start_run_turn()
+    assert fake.wait_for_requests(3, timeout=60), "the worker reached every model call"
     worker.kill()  # SIGKILL: no finally, no cleanup, mid-call
     worker.communicate(timeout=30)
     assert worker.returncode == -9
+    killed_at = timezone.now()
 
-    assert not Decision.objects.filter(bot=bot).exists()
-    assert not Position.objects.filter(bot=bot).exists()
-    assert not Trade.objects.filter(bot=bot).exists()
-    assert list(Entry.objects.filter(account__bot=bot).values_list("id", flat=True)) == entries_before
-    turn = Turn.objects.get()
-    assert turn.status == "running" and turn.finished_at is None
-    bot.refresh_from_db()
-    claim = bot.turn_claimed_until
-    assert claim is not None and claim > NOW, "the dead worker's claim is still there"
+    # Nothing of the killed turn was written but its claims and its running rows.
+    assert not Decision.objects.filter(bot__in=bots).exists()
+    assert not Position.objects.filter(bot__in=bots).exists() and not Trade.objects.exists()
+    assert sorted(Entry.objects.filter(account__bot__in=bots).values_list("id", flat=True)) == entries_before
+    killed = Turn.objects.get()
+    assert killed.status == "running" and killed.finished_at is None
+    assert sorted(BotTurn.objects.filter(turn=killed).values_list("status", flat=True)) == ["running"] * 3
+    claims = list(Bot.objects.filter(pk__in=[b.pk for b in bots])
+                  .values_list("turn_claimed_until", flat=True))
+    assert all(c is not None and c > killed.started_at for c in claims), "the dead worker's claims are there"
+    assert max(claims) <= killed_at + timedelta(seconds=LEASE), "each is a short lease, not a long claim"
 
-    # While the claim lasts, the bot is skipped (even in its own, still running turn).
+    # One lease later the next turn runs every bot and marks the killed turn failed.
     fake.default = Reply(text=LONG_BTC)
-    [outcome] = turn_run(now=NOW + timedelta(minutes=1)).outcomes
-    assert outcome.skipped == SKIPPED
+    price_markets()
+    report = turn_run(now=killed_at + timedelta(seconds=LEASE + 1))
 
-    # After it expires, the next turn decides normally.
-    after = claim + timedelta(seconds=1)
-    refresh(after)
-    report = turn_run(now=after)
-    [outcome] = report.outcomes
-    assert outcome.decision_id and not outcome.error and outcome.executed
-    assert report.turn.pk != turn.pk
+    assert sorted(o.bot_id for o in report.outcomes if o.decision_id and not o.error) == [b.pk for b in bots]
+    assert report.turn.pk != killed.pk and report.turn.status == "finished"
+    killed.refresh_from_db()
+    assert killed.status == "failed" and "its worker stopped during the turn" in killed.error
+    assert killed.finished_at is not None
+    rows = BotTurn.objects.filter(turn=killed)
+    assert {r.status for r in rows} == {"failed"} and all("worker stopped" in r.reason for r in rows)
+    for bot in bots:
+        assert Decision.objects.filter(bot=bot).count() == 1
+        assert Position.objects.filter(bot=bot, status="open").count() == 1
+    assert not Turn.objects.filter(status="running").exists()
+    audit_clean()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_turn_outliving_its_lease_renews_it_so_no_other_turn_takes_the_bot(user, fake, settings):
+    settings.ARENA_TURN_LEASE_SECONDS = LEASE
+    price_markets()
+    fake.default = Reply(text=LONG_BTC, delay=3 * LEASE)  # the model call lasts three leases
+    bot = openai_bot(owner=user, fake=fake, model="slow")
+
+    worker = start_run_turn()
+    assert fake.wait_for_requests(1, timeout=60)
+    # Two leases into the call: without renewal its claim would have lapsed long ago.
+    time.sleep(2 * LEASE)
+    report = turn_run(now=timezone.now())
+
+    assert [o.skipped for o in report.outcomes] == [SKIPPED]
+    assert len(fake.requests) == 1, "no second model call for the held bot"
+    out, err = worker.communicate(timeout=120)
+    assert worker.returncode == 0, err
+    assert "executed: decision 1 (LONG BTCUSDT): opened #" in out
     assert Decision.objects.filter(bot=bot).count() == 1
-    assert Position.objects.filter(bot=bot, status="open").count() == 1
+    first = Turn.objects.exclude(pk=report.turn.pk).get()
+    assert first.status == "finished", "the running turn was never taken for abandoned"
+    report.turn.refresh_from_db()
+    assert report.turn.status == "skipped" and SKIPPED in report.turn.error
+    bot.refresh_from_db()
+    assert bot.turn_claimed_until is None
     audit_clean()

@@ -3,16 +3,19 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
-from arena.models import Turn
+from arena.models import ArenaSettings, Turn
 from bots.models import Bot, Decision
 from bots.services import bot_create, bots_set_paused
 from tests.arena.fake_llm import FakeLLM, Reply, openai_bot
-from trading.models import Position
+from trading.models import Market, Position
 
 TRADER_REPLY = json.dumps([
     {"action": "LONG", "symbol": "BTCUSDT", "size": 100, "leverage": 5,
@@ -85,13 +88,22 @@ def test_run_turn_for_one_bot_runs_it_even_when_paused_and_no_other(user, fake):
     paused = openai_bot(owner=user, fake=fake, model="paused", name="Paused", is_paused=True)
     other = openai_bot(owner=user, fake=fake, model="other", name="Other")
 
-    text = run_turn("--bot", str(paused.pk))
+    # The prices this test needs, written now: SOL at 100 with a step of 0.1.
+    Market.objects.create(symbol="SOLUSDT", base_asset="SOL", last_price=Decimal("100"),
+                          mark_price=Decimal("100"), tick_size=Decimal("0.01"), step_size=Decimal("0.1"),
+                          updated_at=timezone.now())
+    ArenaSettings.objects.update_or_create(id=1, defaults={"default_symbols": ["SOLUSDT"]})
+
+    text = run_turn("--bot", str(paused.pk), "--no-refresh")
 
     turn = Turn.objects.get()
     assert turn.forced and turn.slot is None
     assert f"turn {turn.pk} (finished), 1 bot(s)" in text
     assert f"Paused (bot {paused.pk})" in text and "Other" not in text
-    assert "  executed: decision 1 (SHORT SOLUSDT): opened #" in text
+    position = Position.objects.get(bot=paused)
+    # 100 less 1 bp of slippage against the short.
+    opened = f"opened #{position.pk} SHORT SOLUSDT 60 USDT x2 at 99.99"
+    assert f"  executed: decision 1 (SHORT SOLUSDT): {opened}" in text
     assert [r.model for r in fake.requests] == ["paused"]
     assert not Decision.objects.filter(bot=other).exists()
     paused.refresh_from_db()
@@ -105,4 +117,22 @@ def test_run_turn_refuses_an_unknown_or_deleted_bot(user, fake):
         run_turn("--bot", "999999")
     with pytest.raises(CommandError, match=f"no active bot with id {gone.pk}"):
         run_turn("--bot", str(gone.pk))
+    assert not Turn.objects.exists() and fake.requests == []
+
+
+@pytest.mark.django_db
+def test_run_turn_no_refresh_refuses_a_stale_or_empty_market(user, fake):
+    openai_bot(owner=user, fake=fake, model="m", name="M")
+    ArenaSettings.objects.update_or_create(id=1, defaults={"default_symbols": ["BTCUSDT", "ETHUSDT"]})
+
+    with pytest.raises(CommandError, match="BTCUSDT: no price yet; ETHUSDT: no price yet"):
+        run_turn("--no-refresh")
+
+    old = timezone.now() - timedelta(minutes=10)
+    for symbol in ("BTCUSDT", "ETHUSDT"):
+        Market.objects.create(symbol=symbol, base_asset=symbol[:3], last_price=Decimal("100"),
+                              mark_price=Decimal("100"), updated_at=old)
+    with pytest.raises(CommandError, match=r"BTCUSDT: price is 6\d\d s old \(at most 30 s\).*"
+                                           r"run without --no-refresh"):
+        run_turn("--no-refresh")
     assert not Turn.objects.exists() and fake.requests == []

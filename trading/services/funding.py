@@ -18,7 +18,7 @@ from django.db import IntegrityError, transaction
 from ledger.models import Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps
-from trading.models import CloseReason, Market, Position
+from trading.models import PAPER_ENGINE, CloseReason, Market, Position
 from trading.services.positions import _lock_account_of, liquidation_price_for, position_close
 
 
@@ -39,7 +39,7 @@ def funding_apply(
     """
     results = []
     positions = Position.objects.filter(
-        status=Position.Status.OPEN, opened_at__lt=funding_time, symbol__in=list(rates)
+        PAPER_ENGINE, status=Position.Status.OPEN, opened_at__lt=funding_time, symbol__in=list(rates)
     ).exclude(entries__kind=Entry.Kind.FUNDING, entries__funding_time=funding_time)
     for position_id, symbol in positions.order_by("id").values_list("id", "symbol"):
         if symbol not in marks:

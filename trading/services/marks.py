@@ -10,7 +10,7 @@ from django.db.models import DecimalField, ExpressionWrapper, F, Q, Value
 from django.utils import timezone
 
 from trading import perps
-from trading.models import CloseReason, Position, Side
+from trading.models import PAPER_ENGINE, CloseReason, Position, Side
 from trading.services.positions import CloseResult, position_close
 
 
@@ -30,7 +30,7 @@ def positions_mark(*, prices: Mapping[str, Decimal], now: datetime | None = None
             (Side.SHORT, (F("entry_price") - mark_value) * F("quantity")),
         ):
             updated += Position.objects.filter(
-                symbol=symbol, side=side, status=Position.Status.OPEN
+                PAPER_ENGINE, symbol=symbol, side=side, status=Position.Status.OPEN
             ).update(
                 mark_price=mark,
                 unrealized_pnl=ExpressionWrapper(pnl, output_field=money_field),
@@ -47,7 +47,7 @@ def _candidates(symbol: str, bar: perps.Bar):
     short_hit = Q(side=Side.SHORT) & (
         Q(stop_loss__lte=bar.high) | Q(liquidation_price__lte=bar.high) | Q(take_profit__gte=bar.low)
     )
-    return Position.objects.filter(symbol=symbol, status=Position.Status.OPEN).filter(
+    return Position.objects.filter(PAPER_ENGINE, symbol=symbol, status=Position.Status.OPEN).filter(
         long_hit | short_hit
     ).order_by("id")
 

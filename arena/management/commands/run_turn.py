@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
-from arena.turns.run import turn_run
+from arena.models import ArenaSettings
+from arena.turns.run import turn_candidates, turn_market_check, turn_run
 from bots.models import Bot, Decision
 from trading.services import market_refresh_and_trigger
 
@@ -19,7 +21,8 @@ class Command(BaseCommand):
         parser.add_argument("--bot", type=int, action="append", dest="bots", metavar="PK",
                             help="Only this bot (repeatable).")
         parser.add_argument("--no-refresh", action="store_true",
-                            help="Use the stored market prices instead of refreshing them first.")
+                            help="Use the stored market prices instead of refreshing them first; "
+                                 "refuses to run when any price a bot needs is missing or stale.")
 
     def handle(self, *args, bots: list[int] | None, no_refresh: bool, **options) -> None:
         if bots:
@@ -27,13 +30,23 @@ class Command(BaseCommand):
             missing = set(bots) - set(found)
             if missing:
                 raise CommandError(f"no active bot with id {', '.join(map(str, sorted(missing)))}")
-        if not no_refresh:
+        if no_refresh:
+            unfresh = turn_market_check(bots=turn_candidates(bots), arena=ArenaSettings.load(),
+                                        now=timezone.now(), refresh=False)
+            if unfresh:
+                detail = "; ".join(f"{symbol}: {why}" for symbol, why in sorted(unfresh.items()))
+                raise CommandError(f"the stored market prices are not fresh ({detail}): run without "
+                                   "--no-refresh to refresh them first")
+        else:
             summary = market_refresh_and_trigger()
             stale = f", stale: {', '.join(summary['stale'])}" if summary["stale"] else ""
             self.stdout.write(f"market refreshed: {len(summary['prices'])} prices{stale}")
-        report = turn_run(bot_ids=bots, forced=True)  # now, regardless of the schedule
+        # Now, regardless of the schedule.
+        report = turn_run(bot_ids=bots, forced=True, refresh=not no_refresh)
         turn = report.turn
         self.stdout.write(f"turn {turn.pk} ({turn.status}), {len(report.outcomes)} bot(s)")
+        if turn.status == turn.Status.SKIPPED and not report.outcomes:
+            self.stdout.write(f"  skipped: {turn.error}")
         decisions = Decision.objects.in_bulk([o.decision_id for o in report.outcomes if o.decision_id])
         for outcome in report.outcomes:
             self.stdout.write("")
