@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 from django.views.static import serve
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from arena import views
 
@@ -20,6 +20,8 @@ urlpatterns = [
     path("api/health/", views.health, name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="arena/redoc.html"),
+         name="redoc"),
 ]
 
 if settings.DEBUG:

@@ -20,7 +20,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import BaseConstraint, CheckConstraint, Model, UniqueConstraint
 from django.utils import timezone
 
-from arena.models import ArenaSettings, Turn, User
+from arena.models import ArenaSettings, BotTurn, Turn, User
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from ledger.models import Entry, Snapshot
 from tests.schema import drop_constraints
@@ -75,6 +75,12 @@ def settings_update(**bad: Any) -> int:
 
 def turn(**over: Any) -> Turn:
     return Turn.objects.create(**{"started_at": NOW, **over})
+
+
+def bot_turn(w: World, **over: Any) -> BotTurn:
+    values = {"turn": over.pop("turn", None) or turn(), "bot": w.bot, "status": "finished",
+              "started_at": NOW, "finished_at": NOW, **over}
+    return BotTurn.objects.create(**values)
 
 
 def provider(w: World, **over: Any) -> LLMProvider:
@@ -164,6 +170,10 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "arena_arenasettings_max_positions_positive": lambda w: settings_update(max_open_positions_per_bot=0),
     "arena_turn_status_valid": lambda w: turn(status="paused"),
     "arena_turn_finished_after_started": lambda w: turn(finished_at=NOW - timedelta(seconds=1)),
+    "arena_botturn_once_per_turn": lambda w: (lambda t: twice(lambda: bot_turn(w, turn=t)))(turn()),
+    "arena_botturn_status_valid": lambda w: bot_turn(w, status="paused"),
+    "arena_botturn_finished_when_over": lambda w: bot_turn(w, status="failed", reason="x", finished_at=None),
+    "arena_botturn_reason_when_not_run": lambda w: bot_turn(w, status="skipped", reason=""),
     # bots
     "bots_llmprovider_kind_valid": lambda w: provider(w, kind="cohere", base_url="https://x.test"),
     "bots_llmprovider_base_url_required": lambda w: provider(w, kind="openai", base_url=""),

@@ -1,0 +1,34 @@
+"""The API's docs pages work offline: Swagger UI and Redoc come from our static files."""
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.staticfiles import finders
+from django.test import Client
+
+# src=/href= attributes, and any quoted /static/ or absolute URL in the page's scripts.
+URL = re.compile(
+    r"""(?:src|href)\s*=\s*["']([^"']+)["']|["'](/static/[^"']+)["']|["']((?:https?:)?//[^"']+)["']"""
+)
+
+
+def urls(html: str) -> set[str]:
+    return {next(g for g in m.groups() if g) for m in URL.finditer(html)}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("page", ["/api/docs/", "/api/docs/redoc/"])
+def test_docs_pages_load_nothing_from_another_host(client: Client, user, page):
+    assert client.get(page).status_code in (401, 403), "the docs are for signed-in users"
+    client.force_login(user)
+    response = client.get(page)
+
+    assert response.status_code == 200
+    found = urls(response.content.decode())
+    external = sorted(u for u in found if u.startswith(("http://", "https://", "//")))
+    assert external == [], "the page must work offline"
+    static = sorted(u for u in found if u.startswith("/static/"))
+    assert any(u.endswith(".js") for u in static), static
+    for url in static:
+        assert finders.find(url.removeprefix("/static/")), f"{url} is not among the static files"
