@@ -65,3 +65,26 @@ arena_ensure_requirements() {
         || arena_die "pip install -r $(basename "$req") failed."
     printf '%s\n' "$hash" >"$stamp"
 }
+
+# arena_local_env: the environment bin/run runs the arena with, for bin/run and bin/manage:
+# DEBUG on unless set, var/ as ARENA_VAR_DIR, and a private SECRET_KEY kept in
+# var/secret_key (generated once, 0600) unless SECRET_KEY is set. Needs .venv on PATH.
+arena_local_env() {
+    export DJANGO_SETTINGS_MODULE=arena.settings
+    export DEBUG="${DEBUG:-1}"
+    local var_dir="${ARENA_VAR_DIR:-$ARENA_ROOT/var}"
+    mkdir -p "$var_dir"
+    ARENA_VAR_DIR="$(cd "$var_dir" && pwd)"
+    export ARENA_VAR_DIR
+    if [ -z "${SECRET_KEY:-}" ]; then
+        local key_file="$ARENA_VAR_DIR/secret_key"
+        if [ ! -s "$key_file" ]; then
+            arena_say "Generating SECRET_KEY in ${key_file#"$ARENA_ROOT"/}"
+            (umask 077 && "$ARENA_VENV/bin/python" -c 'import secrets; print(secrets.token_urlsafe(50))' >"$key_file.tmp")
+            mv "$key_file.tmp" "$key_file"
+        fi
+        chmod 600 "$key_file"
+        SECRET_KEY="$(cat "$key_file")"
+        export SECRET_KEY
+    fi
+}
