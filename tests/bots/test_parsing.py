@@ -340,8 +340,9 @@ def test_well_formed_decisions_are_read_exactly(decisions):
     ]
 
 
-def test_pathological_input_is_fast():
-    import time
+# A hang guard, not a timing assertion: backtracking on these would run for hours.
+@pytest.mark.timeout(60)
+def test_pathological_input_is_parsed_without_hanging():
 
     hostile = [
         '{"a": "' * 20_000,  # many unterminated strings
@@ -351,6 +352,6 @@ def test_pathological_input_is_fast():
         "{" + '"k": 1, ' * 30_000,
     ]
     for text in hostile:
-        started = time.perf_counter()
-        _assert_valid(parse_reply(text))
-        assert time.perf_counter() - started < 5, text[:20]
+        result = parse_reply(text)
+        _assert_valid(result)
+        assert result.actions == [], text[:20]

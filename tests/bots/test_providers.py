@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 import traceback
 from datetime import UTC, datetime
 from decimal import Decimal as D
@@ -94,7 +95,11 @@ class Sleeps(list):
 
 @respx.mock
 def test_openai_success_sends_the_documented_request_and_reads_usage():
-    route = respx.post(OPENAI_URL).mock(return_value=httpx.Response(200, json=openai_body()))
+    def answer_after_a_while(request):
+        time.sleep(0.05)  # the vendor takes 50 ms: the measured latency must show it
+        return httpx.Response(200, json=openai_body())
+
+    route = respx.post(OPENAI_URL).mock(side_effect=answer_after_a_while)
     reply = complete(OPENAI, REQUEST)
     sent = route.calls.last.request
     body = json.loads(sent.content)
@@ -111,7 +116,7 @@ def test_openai_success_sends_the_documented_request_and_reads_usage():
     assert reply.attempts == 1
     # 1000 × 0.15 / 1M + 500 × 0.60 / 1M
     assert reply.cost == D("0.00045000")
-    assert reply.latency_ms >= 0
+    assert reply.latency_ms >= 50
     assert parse_reply(reply.text).actions[0].symbol == "BTCUSDT"
 
 

@@ -1,0 +1,14 @@
+"""Started by Python in every process whose PYTHONPATH has this directory (the test
+session's subprocesses, see tests/clock.py): when ``ARENA_TEST_CLOCK_OFFSET`` is set,
+move this process's clock by that many seconds, as the test session's is."""
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+if os.environ.get("ARENA_TEST_CLOCK_OFFSET"):
+    import time_machine
+
+    time_machine.travel(
+        datetime.now(UTC) + timedelta(seconds=float(os.environ["ARENA_TEST_CLOCK_OFFSET"])), tick=True
+    ).start()
