@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs work offline
     "channels",
     "django_celery_beat",
     "arena",
@@ -194,11 +195,38 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     raise ImproperlyConfigured(
         f"REDIS_URL={REDIS_URL!r} must start with redis://, rediss:// or unix://."
     )
+
+
+def channel_layer_host(url: str) -> dict:
+    """One channels-redis host entry for ``url``, with timeouts that suit its blocking reads.
+
+    Given a bare URL, channels-redis builds its pool with ``ConnectionPool.from_url(url)``
+    and redis-py (7+) then applies its default ``socket_timeout`` of 5 s
+    (``redis/_defaults.py``). channels-redis waits for messages with a blocking
+    BZPOPMIN of ``brpop_timeout`` = 5 s, so on an idle socket the client's read times out
+    exactly when Redis would have answered: ``redis.exceptions.TimeoutError`` inside the
+    consumer's receive loop, and daphne closes every quiet WebSocket with 1011 after ~5 s.
+    The read timeout therefore sits well above the blocking read; keepalive and a health
+    check still notice a dead Redis connection.
+    """
+    host: dict = {
+        "address": url,
+        "socket_timeout": 30,  # > channels-redis brpop_timeout (5 s), with room to spare
+        "socket_connect_timeout": 5,
+        "health_check_interval": 15,  # PING a pooled connection idle this long before reuse
+    }
+    if not url.startswith("unix://"):
+        host["socket_keepalive"] = True  # TCP only: redis-py's unix connection refuses it
+    return host
+
+
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # group_expiry (86400 s by default) drops a channel from its groups a day after
+            # it joined; the consumer re-joins its groups on every heartbeat to renew it.
+            "CONFIG": {"hosts": [channel_layer_host(REDIS_URL)]},
         }
     }
 else:
@@ -233,6 +261,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "AI trading bots on crypto perpetual futures.",
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # From drf-spectacular-sidecar's static files, never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # The arena itself.
@@ -248,6 +280,9 @@ if ARENA_FEED_BASE_URL and not ARENA_FEED_BASE_URL.startswith(("https://", "http
 # A turn holds each of its bots for this long and renews the hold while it is alive,
 # so the bots of a worker that died mid-turn trade again at the next turn after it.
 ARENA_TURN_LEASE_SECONDS = env_int("ARENA_TURN_LEASE_SECONDS", 60, minimum=3)
+# Every socket on /ws/arena/ gets a heartbeat event this often, so a browser can tell a
+# live stream from a dead one (and the consumer renews its channel-layer groups).
+ARENA_WS_HEARTBEAT_SECONDS = env_int("ARENA_WS_HEARTBEAT_SECONDS", 25, minimum=1)
 
 LOGGING = {
     "version": 1,

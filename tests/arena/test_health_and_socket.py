@@ -3,12 +3,13 @@ spectators get public events only, a signed-in user also gets their own."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.test import Client
+from django.test import Client, override_settings
 
 from arena.asgi import application
 from arena.events import Event, publish
@@ -148,3 +149,25 @@ def test_client_messages_get_a_clear_answer():
         await spectator.disconnect()
 
     run(scenario)
+
+
+@pytest.mark.django_db(transaction=True)  # publish() waits for a commit
+def test_socket_gets_a_heartbeat_and_keeps_streaming():
+    async def scenario() -> None:
+        spectator = socket()
+        assert (await spectator.connect())[0]
+        assert (await spectator.receive_json_from())["type"] == "hello"
+
+        beat = await spectator.receive_json_from(timeout=5)
+
+        assert beat["seq"] is None and beat["type"] == "heartbeat"
+        assert set(beat["data"]) == {"at"}
+        at = datetime.fromisoformat(beat["data"]["at"])
+        assert at.utcoffset() == timedelta(0)
+        # Events still arrive after a beat (the beat re-joined the groups).
+        await sync_to_async(publish)(PRICE)
+        assert await spectator.receive_json_from(timeout=2) == PRICE
+        await spectator.disconnect()
+
+    with override_settings(ARENA_WS_HEARTBEAT_SECONDS=1):
+        run(scenario)
