@@ -37,14 +37,20 @@ def make_bots(count: int, fake, owner, start: int) -> list:
             for i in range(start, start + count)]
 
 
-async def sequential_calls(jobs, transport):
-    """The turn's call phase with a concurrency of one: each bot waits for the previous."""
+async def sequential_calls(jobs, transport, lease):
+    """The turn's call phase with a concurrency of one: each bot waits for the previous
+    (so slow that the lease is renewed before each call)."""
     import httpx
+    from asgiref.sync import sync_to_async
 
     from arena.turns.converse import converse
 
     async with httpx.AsyncClient(transport=transport) as client:
-        return [await converse(job, client) for job in jobs]
+        calls = []
+        for job in jobs:
+            await sync_to_async(lease.renew)()
+            calls.append(await converse(job, client))
+        return calls
 
 
 def timed_turn(bot_ids: list[int], *, sequential: bool) -> float:

@@ -49,3 +49,14 @@ def test_without_the_option_nothing_is_moved(pytester, monkeypatch):
     result = pytester.runpytest_subprocess("-p", "tests.clock", "-p", "no:cacheprovider", "-o", "addopts=")
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["clock: real"])
+
+
+def test_xdist_workers_are_moved_once_and_agree_with_their_subprocesses(pytester, monkeypatch):
+    # A worker starts with the hook on PYTHONPATH, so its clock is moved before pytest
+    # configures it; moving it again would put it an offset ahead of its subprocesses.
+    env_without_clock(monkeypatch)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), ROOT]))
+    pytester.makepyfile(test_inner=INNER)
+    result = pytester.runpytest_subprocess("-p", "tests.clock", "--clock=2031-06-01T12:00:00Z", "-n", "2",
+                                           "-p", "no:cacheprovider", "-o", "addopts=")
+    result.assert_outcomes(passed=1)

@@ -218,7 +218,8 @@ def test_run_turn_killed_mid_turn_heals_after_the_lease_and_its_turn_is_failed(u
     entries_before = sorted(Entry.objects.filter(account__bot__in=bots).values_list("id", flat=True))
 
     worker = start_run_turn()
-    assert fake.wait_for_requests(3, timeout=60), "the worker reached every model call"
+    assert fake.wait_for_requests(3, timeout=60), ("the worker reached every model call", worker.poll(),
+                                                   worker.poll() is not None and worker.communicate())
     worker.kill()  # SIGKILL: no finally, no cleanup, mid-call
     worker.communicate(timeout=30)
     assert worker.returncode == -9
@@ -263,7 +264,7 @@ def test_a_turn_outliving_its_lease_renews_it_so_no_other_turn_takes_the_bot(use
     bot = openai_bot(owner=user, fake=fake, model="slow")
 
     worker = start_run_turn()
-    assert fake.wait_for_requests(1, timeout=60)
+    assert fake.wait_for_requests(1, timeout=60), worker.poll() is not None and worker.communicate()
     # Two leases into the call: without renewal its claim would have lapsed long ago.
     time.sleep(2 * LEASE)
     report = turn_run(now=timezone.now())

@@ -85,7 +85,7 @@ def llm_bot(user, openai_provider):
 def prompt_of(bot) -> str:
     now = timezone.now()
     turn = Turn.objects.create(started_at=now, market_snapshot={})
-    job = job_prepare(bot=bot, turn=turn, now=now, arena=ArenaSettings.load(), claim_until=now,
+    job = job_prepare(bot=bot, turn=turn, now=now, arena=ArenaSettings.load(),
                       cache=CandleCache(now=now))
     return job.prompt
 

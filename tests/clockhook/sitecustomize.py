@@ -6,9 +6,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime, timedelta
 
+# The traveller moving this process's clock, or None; tests/clock.py looks here so that a
+# pytest process started through this hook (an xdist worker) does not move it twice.
+arena_clock = None
+
 if os.environ.get("ARENA_TEST_CLOCK_OFFSET"):
     import time_machine
 
-    time_machine.travel(
+    arena_clock = time_machine.travel(
         datetime.now(UTC) + timedelta(seconds=float(os.environ["ARENA_TEST_CLOCK_OFFSET"])), tick=True
-    ).start()
+    )
+    arena_clock.start()
