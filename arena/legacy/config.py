@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 
-from arena.legacy import mapping, normalize
+from arena.legacy import mapping, normalize, secrets
 from arena.legacy.reader import LegacySource
 from arena.legacy.records import LegacyBot
 from arena.legacy.report import Report
@@ -72,7 +72,7 @@ def settings_import(ctx: Context) -> None:
         key = row.get("key")
         where = ctx.where(f"table system_settings, key {key!r}")
         if key not in mapping.SETTINGS:
-            ctx.report.add("unknown settings (not imported)", f"{key} = {str(row.get('value'))[:80]!r}")
+            ctx.report.add("unknown settings (not imported)", secrets.setting_line(key, row.get("value")))
             continue
         rule = mapping.SETTINGS[key]
         value = mapping.setting_value(key, row.get("value"), where)
@@ -148,10 +148,14 @@ def providers_import(ctx: Context) -> None:
         if url != legacy.endpoint:
             ctx.report.add("provider base URLs normalised",
                            f"{legacy.name}: {legacy.endpoint or '(empty)'} -> {url}")
+        options, removed = secrets.without_secrets(legacy.options)
+        if removed:
+            ctx.report.add("keys to re-enter", f"{legacy.name}: options {', '.join(removed)} look like "
+                                               "secrets; not imported (enter them again if needed)")
         provider = _provider_save(ctx, owner=owner, name=legacy.name, kind=kind, base_url=url,
                                   model=mapping.provider_model(legacy.type, legacy.model, legacy.endpoint,
                                                                legacy.where),
-                                  legacy_id=legacy.id, options=legacy.options, is_active=legacy.is_active,
+                                  legacy_id=legacy.id, options=options, is_active=legacy.is_active,
                                   created_at=legacy.created_at or ctx.now, record=legacy.where.record)
         ctx.providers[legacy.id] = provider
         if legacy.type != kind:

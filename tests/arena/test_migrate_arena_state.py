@@ -214,7 +214,7 @@ def test_settings_map_to_arena_settings_and_unknown_keys_are_listed(tmp_path: Pa
     assert arena.paper_initial_balance == Decimal("5000")
     assert (arena.turn_interval_seconds, arena.cooldown_minutes) == (600, 60)
     assert arena.min_trade_usdt == Decimal("25") and arena.default_symbols == ["BTCUSDT", "SOLUSDT"]
-    assert "broadcast_password = 'hunter2'" in out.split("Unknown settings (not imported):")[1]
+    assert "broadcast_password = <redacted, 7 characters>" in out.split("Unknown settings (not imported):")[1]
 
 
 def test_a_bot_without_a_known_owner_needs_owner(tmp_path: Path, django_user_model) -> None:
