@@ -17,12 +17,15 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin import helpers as admin_helpers
+from django.contrib.admin import utils as admin_utils
+from django.contrib.admin.templatetags import admin_list
 from django.contrib.admin.views.main import ChangeList
 from django.db import models
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.debug import sensitive_post_parameters
@@ -208,6 +211,40 @@ class ReadOnlyAdminMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return _DeferringChangeList
+
+
+# ---------------------------------------------------------------- decimals for people
+
+
+def decimal_display(value: Decimal) -> str:
+    """``627.040000000000`` → ``627.04``, ``100.00`` → ``100``: trailing zeros dropped,
+    never an exponent, sign kept, every significant digit shown (the DB value is exact)."""
+    text = f"{value:f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    if text in ("-0", "+0"):
+        text = "0"
+    return formats.number_format(Decimal(text))
+
+
+def _display_for_field(value: Any, field: Any, empty_value_display: str, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite() and not getattr(field, "flatchoices", None):
+        return decimal_display(value)
+    return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
+
+
+def _display_for_value(value: Any, empty_value_display: str, *args: Any, **kwargs: Any) -> Any:
+    if isinstance(value, Decimal) and value.is_finite():
+        return decimal_display(value)
+    return admin_utils.display_for_value(value, empty_value_display, *args, **kwargs)
+
+
+# Every admin page shows a field's value through these two names (changelist cells in
+# ``admin_list``, read-only fields of change pages in ``helpers``); pointing them at the
+# wrappers above makes every admin of every app show decimals one way, from one place.
+admin_list.display_for_field = _display_for_field
+admin_list.display_for_value = _display_for_value
+admin_helpers.display_for_field = _display_for_field
 
 
 # ---------------------------------------------------------------- write-only secrets

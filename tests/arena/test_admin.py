@@ -29,7 +29,7 @@ from django.views.debug import SafeExceptionReporterFilter
 from arena.models import ArenaSettings, BotTurn, Turn
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, provider_create
-from ledger.admin_tools import csv_cell
+from ledger.admin_tools import csv_cell, decimal_display
 from ledger.models import Account, Entry, Snapshot
 from ledger.services import entry_post
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
@@ -672,7 +672,7 @@ def test_pause_and_resume_actions(su, bot):
     assert not bot.is_paused
     page = su.get(url)
     assert "delete_selected" not in dict(page.context["action_form"].fields["action"].choices)
-    assert b"10000.00000000" in page.content  # the balance column, from the account
+    assert b'<td class="field-balance">10000</td>' in page.content  # the balance column, from the account
 
 
 # ---------------------------------------------------------------- arena
@@ -699,3 +699,34 @@ def test_user_admin_adds_a_user_with_a_role(su):
     assert carol.role == "moderator"
     assert carol.check_password("Carol-pass-9876")
     assert b'name="legacy_id"' in su.get(_url("arena.user", "change", carol.pk)).content
+
+
+# ---------------------------------------------------------------- decimals
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("627.040000000000", "627.04"), ("10000.00000000", "10000"), ("-0.50000000", "-0.5"),
+    ("0E-8", "0"), ("-0.00000000", "0"), ("0.00000001", "0.00000001"), ("1E+3", "1000"),
+    ("123456789012.123456789012", "123456789012.123456789012"),
+])
+def test_decimals_are_shown_without_trailing_zeros_or_exponents(value, shown):
+    assert decimal_display(Decimal(value)) == shown
+
+
+def test_admin_pages_show_prices_without_trailing_zeros_and_exports_stay_exact(su):
+    open_time = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    candle = Candle.objects.create(
+        symbol="BNBUSDT", interval="1h", open_time=open_time, open=Decimal("627.04"), high=Decimal("630.5"),
+        low=Decimal("620"), close=Decimal("627.040000000001"), volume=Decimal("12.25"),
+        fetched_at=open_time + timedelta(hours=2),
+    )
+    listing = su.get(_url("trading.candle", "changelist")).content.decode()
+    cells = dict(re.findall(r'<td class="field-(open|high|low|close|volume)[^"]*">([^<]*)</td>', listing))
+    assert cells == {"open": "627.04", "high": "630.5", "low": "620", "close": "627.040000000001",
+                     "volume": "12.25"}
+    page = su.get(_url("trading.candle", "change", candle.pk)).content.decode()
+    assert '<div class="readonly">627.04</div>' in page and "627.040000000000" not in page
+    # The database and the CSV export keep every digit the column holds.
+    assert Candle.objects.values_list("open", flat=True).get(pk=candle.pk) == Decimal("627.04")
+    rows = _csv(_export(su, "trading.candle", candle.pk))
+    assert (rows[0]["open"], rows[0]["close"]) == ("627.040000000000", "627.040000000001")
