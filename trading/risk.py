@@ -147,6 +147,36 @@ def _num(value: Decimal) -> str:
     return f"{value.normalize():,f}"
 
 
+# Bounds of what a request may ask for: the ledger's money columns hold 16 integer
+# digits and 8 places, the price columns 18 and 12; nothing outside can be stored.
+MAX_MARGIN = Decimal("1e15")
+MAX_PRICE = Decimal("1e15")
+MAX_LEVERAGE = 1_000  # far above any exchange's; more is a mistake, not a request
+
+
+def _shown(value: Decimal) -> str:
+    """A requested number as the bot can recognise it: ``1E+20`` and ``NaN`` as such."""
+    if not value.is_finite():
+        return str(value).replace("sNaN", "NaN")
+    if value != 0 and not -8 <= value.adjusted() < 15:
+        return str(value.normalize())
+    return _num(value)
+
+
+def _requested(name: str, value: object, unit: str = "") -> Decimal:
+    """``value`` as a finite Decimal, or the rejection saying why it is not one."""
+    suffix = f" {unit}" if unit else ""
+    if isinstance(value, bool) or not isinstance(value, Decimal | int):
+        # A float is the caller's mistake (replies are parsed to Decimal): TypeError, as in perps.
+        raise TypeError(f"{name} must be a Decimal, not {type(value).__name__} ({value!r})")
+    number = Decimal(value)
+    if number.is_nan():
+        raise _Rejected(f"{name} {_shown(number)} is not a number")
+    if not number.is_finite():
+        raise _Rejected(f"{name} {_shown(number)}{suffix} is not a finite amount")
+    return number
+
+
 def _at(until: datetime, now: datetime) -> str:
     until, now = until.astimezone(UTC), now.astimezone(UTC)
     return until.strftime("%H:%M UTC" if until.date() == now.date() else "%Y-%m-%d %H:%M UTC")
@@ -159,7 +189,8 @@ def _best_leverage(symbol: str, margin: Decimal, wanted: int, fallback_mmr: Deci
     answer is not simply the bracket of ``margin × wanted``; brackets are few and
     leverage small, so walking down is clear and cheap.
     """
-    for candidate in range(wanted, 0, -1):
+    top = max(tier.max_leverage for tier in tiers.tiers_for(symbol, fallback_mmr))
+    for candidate in range(min(wanted, top), 0, -1):
         try:
             if candidate <= tiers.max_leverage(symbol, margin * candidate, fallback_mmr):
                 return candidate
@@ -179,10 +210,40 @@ def _fit(wanted: Decimal, leverage: int, available: Decimal, rate: Decimal) -> D
 
 
 def _leverage(request: OpenRequest) -> int:
-    wanted = as_decimal("leverage", request.leverage)
+    wanted = _requested("leverage", request.leverage)
+    if wanted > MAX_LEVERAGE:
+        raise _Rejected(
+            f"leverage {_shown(wanted)}x is more than any market allows (at most {MAX_LEVERAGE}x)"
+        )
     if wanted < 1 or wanted != wanted.to_integral_value():
-        raise _Rejected(f"leverage {_num(wanted)}x is not a whole number of at least 1")
+        raise _Rejected(f"leverage {_shown(wanted)}x is not a whole number of at least 1")
     return int(wanted)
+
+
+def _check_amounts(request: OpenRequest, portfolio: PortfolioView, settings: RiskSettings) -> None:
+    """Refuse, before any arithmetic, a margin or trigger no account or column could hold."""
+    margin = _requested("margin", request.margin, "USDT")
+    if margin <= 0:
+        raise _Rejected(f"margin {_shown(margin)} USDT is not a positive amount")
+    available = as_decimal("available_balance", portfolio.available_balance)
+    if margin >= MAX_MARGIN and margin > available:
+        raise _Rejected(
+            f"margin {_shown(margin)} USDT is more than this account holds "
+            f"({_usdt(available)} USDT available)"
+        )
+    if margin < MONEY_QUANTUM:
+        raise _Rejected(
+            f"margin {_shown(margin)} USDT is less than the ledger's smallest amount "
+            f"({_num(MONEY_QUANTUM)} USDT), below the minimum trade of {_usdt(settings.min_trade_usdt)} USDT"
+        )
+    for name, value in (("stop-loss", request.stop_loss), ("take-profit", request.take_profit)):
+        if value is None:
+            continue
+        level = _requested(name, value)
+        if level >= MAX_PRICE:
+            raise _Rejected(f"{name} {_shown(level)} is beyond any price a market trades at")
+        if 0 < level < PRICE_QUANTUM:
+            raise _Rejected(f"{name} {_shown(level)} is smaller than a price can be ({_num(PRICE_QUANTUM)})")
 
 
 def _check_portfolio(request: OpenRequest, portfolio: PortfolioView, settings: RiskSettings) -> None:
@@ -286,6 +347,7 @@ def _plan(
     if request.side not in SIDES:
         raise _Rejected(f"side {request.side!r} is neither LONG nor SHORT")
     wanted_leverage = _leverage(request)
+    _check_amounts(request, portfolio, settings)
     _check_portfolio(request, portfolio, settings)
     until = portfolio.cooldowns.get(request.symbol)
     if until is not None and until > now:

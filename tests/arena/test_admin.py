@@ -635,6 +635,17 @@ def test_bot_added_in_admin_gets_its_funded_account(su, user, provider):
     assert bot.initial_balance == bot.account.balance == ArenaSettings.load().paper_initial_balance
 
 
+
+@pytest.mark.parametrize("amount", ["1e20", "NaN", "Infinity", "-5", "0", "12.123456789", "lots"])
+def test_bot_add_refuses_an_absurd_initial_balance_with_a_message(su, user, provider, amount):
+    response = su.post(_url("bots.bot", "add"), _bot_add_data(su, user, provider, initial_balance=amount))
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors["initial_balance"]
+    assert errors and all(len(message) > 10 for message in errors)
+    assert not Bot.objects.filter(name="Added").exists()
+    assert not Account.objects.filter(bot__name="Added").exists()
+
+
 def test_bot_add_refuses_a_strangers_provider_and_real_mode(su, user, other_user, provider):
     theirs = provider_create(owner=other_user, name="Theirs", kind="scripted", model="x")
     for changes, field in (({"provider": theirs.pk}, "provider"), ({"mode": "real"}, "mode")):

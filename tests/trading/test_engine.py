@@ -211,3 +211,35 @@ def test_snapshot_values_add_up(bot, markets, frictionless):
     assert snap.margin == D("1000")
     assert snap.unrealized_pnl > 0
     assert snap.total_value == snap.balance + snap.margin + snap.unrealized_pnl
+
+
+@pytest.mark.parametrize(("margin", "leverage", "said"), [
+    (D("1e20"), 10, "margin 1E+20 USDT is more than this account holds (10,000 USDT available)"),
+    (D("NaN"), 10, "margin NaN is not a number"),
+    (D("sNaN"), 10, "margin NaN is not a number"),
+    (D("Infinity"), 10, "margin Infinity USDT is not a finite amount"),
+    (D("-Infinity"), 10, "margin -Infinity USDT is not a finite amount"),
+    (D("-5"), 10, "margin -5 USDT is not a positive amount"),
+    (D("1e-30"), 10, "margin 1E-30 USDT is less than the ledger's smallest amount"),
+    (D("100"), 10**9, "leverage 1,000,000,000x is more than any market allows (at most 1000x)"),
+    (D("100"), D("NaN"), "leverage NaN is not a number"),
+])
+def test_absurd_money_inputs_are_refused_with_a_reason_and_write_nothing(
+    bot, markets, frictionless, margin, leverage, said
+):
+    before = account_entries_total(account=bot.account)
+    result = position_open(bot=bot, symbol="BTCUSDT", side="LONG", margin=margin, leverage=leverage)
+    assert result.position is None
+    assert any(note.startswith(said) for note in result.notes), result.notes
+    assert not Position.objects.filter(bot=bot).exists() and not Trade.objects.filter(bot=bot).exists()
+    assert account_entries_total(account=bot.account) == before
+
+
+def test_a_real_money_bot_never_gets_a_paper_position(user, provider, markets, settings):
+    from bots.services import bot_create
+
+    settings.REAL_TRADING_ENABLED = True
+    real = bot_create(owner=user, name="real", prompt="p", provider=provider, mode="real")
+    result = position_open(bot=real, symbol="BTCUSDT", side="LONG", margin=D("100"), leverage=2)
+    assert result.position is None and "real-money bot is not traded on paper" in result.notes[0]
+    assert not Position.objects.filter(bot=real).exists() and not Trade.objects.filter(bot=real).exists()

@@ -377,3 +377,76 @@ def test_check_open_never_breaks_the_limits(symbol, side, margin, leverage, rati
     exact = perps.liquidation_price(side, plan.fill_price, plan.quantity, plan.margin, plan.mmr,
                                     plan.maintenance_amount)
     assert plan.liquidation_price >= exact if side == "LONG" else plan.liquidation_price <= exact
+
+
+# --- any number, in any form -----------------------------------------------------------
+
+# Every form a Decimal can take: NaN (quiet and signalling), ±Infinity, huge and tiny
+# exponents, negative zero, long mantissas; and whole numbers far beyond any leverage.
+any_decimal = st.one_of(
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.builds(lambda digits, exp: D(digits).scaleb(exp),
+              st.integers(min_value=-10**30, max_value=10**30), st.integers(min_value=-40, max_value=40)),
+    st.sampled_from([D("NaN"), D("sNaN"), D("-NaN"), D("Infinity"), D("-Infinity"), D("-0"), D("1e20"),
+                     D("1E+999999"), D("1E-999999")]),
+)
+any_leverage = st.one_of(any_decimal, st.integers(min_value=-10**30, max_value=10**30))
+# Column bounds: money 24 digits with 8 places, prices and quantities 30 with 12.
+MONEY_MAX, UNITS_MAX = D("1e16"), D("1e18")
+
+
+def fits(value, bound, places):
+    return value.is_finite() and abs(value) < bound and value == value.quantize(D(1).scaleb(-places))
+
+
+@hypothesis.settings(max_examples=400)
+@given(
+    st.sampled_from(sorted(SYMBOLS)),
+    st.sampled_from(["LONG", "SHORT"]),
+    any_decimal,
+    any_leverage,
+    st.one_of(st.none(), any_decimal),
+    st.one_of(st.none(), any_decimal),
+    st.sampled_from([D("0"), D("1000"), D("123456.78"), D("99999999999999.99999999")]),
+)
+def test_any_number_in_any_form_gets_a_plan_that_fits_the_ledger_or_a_reason(
+    symbol, side, margin, leverage, stop_loss, take_profit, available
+):
+    request = OpenRequest(symbol, side, margin, leverage, stop_loss, take_profit)
+    result = check_open(request, PortfolioView(available), SYMBOLS[symbol], SETTINGS, NOW)
+    plan = result.approved
+    assert all(isinstance(note, str) and note and "Decimal(" not in note for note in result.notes)
+    if plan is None:
+        assert result.notes, "a refusal says why"
+        return
+    for value in (plan.margin, plan.fee, plan.notional):
+        assert fits(value, MONEY_MAX, 8), value
+    for value in (plan.quantity, plan.fill_price, plan.liquidation_price, plan.stop_loss, plan.take_profit):
+        assert value is None or fits(value, UNITS_MAX, 12), value
+    assert plan.margin + plan.fee <= available and 1 <= plan.leverage <= 125
+
+
+@pytest.mark.parametrize(("fields", "said"), [
+    ({"margin": D("1e20")}, "margin 1E+20 USDT is more than this account holds (1,000 USDT available)"),
+    ({"margin": D("NaN")}, "margin NaN is not a number"),
+    ({"margin": D("Infinity")}, "margin Infinity USDT is not a finite amount"),
+    ({"margin": D("1E-999999")}, "margin 1E-999999 USDT is less than the ledger's smallest amount"),
+    ({"leverage": D("1E+999999")}, "leverage 1E+999999x is more than any market allows"),
+    ({"leverage": D("-Infinity")}, "leverage -Infinity is not a finite amount"),
+    ({"leverage": D("2.5")}, "leverage 2.5x is not a whole number of at least 1"),
+    ({"stop_loss": D("NaN")}, "stop-loss NaN is not a number"),
+    ({"take_profit": D("1e30")}, "take-profit 1E+30 is beyond any price a market trades at"),
+    ({"stop_loss": D("1e-20")}, "stop-loss 1E-20 is smaller than a price can be (0.000000000001)"),
+])
+def test_absurd_numbers_are_named_in_the_refusal(fields, said):
+    notes = rejected(check(**fields))
+    assert notes[-1].startswith(said), notes
+
+
+
+def test_a_huge_balance_still_gets_a_position_its_columns_hold():
+    # NEWUSDT has no tier table: the generic brackets cap the notional, far inside the columns.
+    huge = PortfolioView(D("99999999999999.99999999"))
+    notes = rejected(check(OpenRequest("NEWUSDT", "LONG", D("99999999999999"), 100), portfolio=huge,
+                           market=SYMBOLS["NEWUSDT"]))
+    assert notes[-1] == "a 99,999,999,999,999 USDT margin exceeds NEWUSDT's largest bracket at any leverage"

@@ -70,6 +70,9 @@ def position_open(
     """Open a position if the risk rules allow it; every adjustment or refusal is a note."""
     now = now or timezone.now()
     symbol = symbol.upper()
+    if getattr(bot, "mode", "paper") != "paper":
+        # The paper engine never invents fills for real money (the turn skips such bots first).
+        return OpenResult(None, [f"{symbol}: a real-money bot is not traded on paper; nothing opened"])
     request = risk.OpenRequest(
         symbol=symbol, side=side, margin=margin, leverage=leverage,
         stop_loss=stop_loss, take_profit=take_profit,
