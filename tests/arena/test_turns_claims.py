@@ -131,8 +131,12 @@ def test_two_processes_running_a_turn_for_the_same_bot_decide_once(user, fake, f
     results = [finish(worker) for worker in workers]  # both exit: no deadlock
 
     outcomes = [o for result in results for o in result["outcomes"]]
-    assert sorted(bool(o["decision"]) for o in outcomes) == [False, True]
-    assert [o["skipped"] for o in outcomes if not o["decision"]] == [SKIPPED]
+    assert [bool(o["decision"]) for o in outcomes].count(True) == 1
+    losers = [o["skipped"] for o in outcomes if not o["decision"]]
+    if forced:  # a turn of its own: it tried to claim the bot and was refused
+        assert losers == [SKIPPED]
+    else:  # the same turn: the loser finds the bot claimed, or already running in it (no outcome)
+        assert losers in ([SKIPPED], [])
     assert len(fake.requests) == 1, "the model was asked once"
     assert Decision.objects.filter(bot=bot).count() == 1
     assert Position.objects.filter(bot=bot).count() == 1

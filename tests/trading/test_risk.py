@@ -396,10 +396,17 @@ MONEY_MAX, UNITS_MAX = D("1e16"), D("1e18")
 
 
 def fits(value, bound, places):
-    return value.is_finite() and abs(value) < bound and value == value.quantize(D(1).scaleb(-places))
+    if not (value.is_finite() and abs(value) < bound):
+        return False
+    # Places are read from the digits themselves (quantize and normalize round to the context's 28).
+    sign, digits, exponent = value.as_tuple()
+    extra = -places - exponent  # digits beyond the allowed places, which must all be zero
+    return extra <= 0 or not any(digits[-extra:])
 
 
 @hypothesis.settings(max_examples=400)
+# A notional of 14 places (100 USDT at 1x of a 0.5 USDT coin): exact, not rounded to 8.
+@hypothesis.example("NEWUSDT", "LONG", D(100), D(1), None, None, D(1000))
 @given(
     st.sampled_from(sorted(SYMBOLS)),
     st.sampled_from(["LONG", "SHORT"]),
@@ -419,8 +426,10 @@ def test_any_number_in_any_form_gets_a_plan_that_fits_the_ledger_or_a_reason(
     if plan is None:
         assert result.notes, "a refusal says why"
         return
-    for value in (plan.margin, plan.fee, plan.notional):
+    for value in (plan.margin, plan.fee):
         assert fits(value, MONEY_MAX, 8), value
+    # The notional is exact (price and quantity have 12 places each) and no column stores it.
+    assert plan.notional == plan.fill_price * plan.quantity and fits(plan.notional, MONEY_MAX, 24)
     for value in (plan.quantity, plan.fill_price, plan.liquidation_price, plan.stop_loss, plan.take_profit):
         assert value is None or fits(value, UNITS_MAX, 12), value
     assert plan.margin + plan.fee <= available and 1 <= plan.leverage <= 125
