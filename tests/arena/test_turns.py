@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from django.core.management import call_command
@@ -16,6 +17,7 @@ from arena.models import BotTurn, Turn
 from arena.turns.run import turn_run
 from bots import prompts
 from bots.models import Decision
+from bots.providers import http as provider_http
 from ledger.models import Entry
 from tests.arena.fake_llm import FAKE_KEY, FakeLLM, Reply, openai_bot
 from trading.feeds.simulated import SimulatedFeed
@@ -59,13 +61,16 @@ def audit_clean() -> str:
 
 
 @pytest.mark.django_db
-def test_a_turn_calls_the_model_over_http_and_records_and_executes_its_decision(user, fake):
+def test_a_turn_calls_the_model_over_http_and_records_and_executes_its_decision(user, fake, monkeypatch):
+    # The provider's clock is an input: 250 ms pass once the server has the request.
+    clock = SimpleNamespace(monotonic=lambda: 1000.0 + 0.25 * len(fake.requests))
+    monkeypatch.setattr(provider_http, "time", clock)
     refresh()
     btc = price("BTCUSDT")
     stop, take = (btc * Decimal("0.95")).quantize(Decimal(1)), (btc * Decimal("1.05")).quantize(Decimal(1))
     reply = decisions({"action": "LONG", "symbol": "BTCUSDT", "size": 200, "leverage": 5,
                        "stopLoss": int(stop), "takeProfit": int(take), "reasoning": "uptrend"})
-    fake.script("gpt-fake", Reply(text=reply, delay=0.2, prompt_tokens=1200, completion_tokens=80))
+    fake.script("gpt-fake", Reply(text=reply, prompt_tokens=1200, completion_tokens=80))
     bot = openai_bot(owner=user, fake=fake, model="gpt-fake", name="Trendy", prompt=LEGACY_PROMPT,
                      provider_options={"input_price_per_mtok": Decimal("2.5"),
                                        "output_price_per_mtok": Decimal("10")})
@@ -99,7 +104,7 @@ def test_a_turn_calls_the_model_over_http_and_records_and_executes_its_decision(
     }]
     assert (decision.tokens_in, decision.tokens_out, decision.model) == (1200, 80, "gpt-fake")
     assert decision.cost == Decimal("0.0038")  # 1200 × 2.5 / 1e6 + 80 × 10 / 1e6
-    assert decision.latency_ms >= 200
+    assert decision.latency_ms == 250  # as the provider measured it
     position = Position.objects.get(bot=bot)
     opened = f"decision 1 (LONG BTCUSDT): opened #{position.pk}"
     assert any(note.startswith(opened) for note in decision.notes)

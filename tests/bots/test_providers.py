@@ -94,9 +94,12 @@ class Sleeps(list):
 
 
 @respx.mock
-def test_openai_success_sends_the_documented_request_and_reads_usage():
+def test_openai_success_sends_the_documented_request_and_reads_usage(monkeypatch):
+    clock = [1000.0]  # the provider's monotonic clock is an input: the vendor "takes" 250 ms of it
+    monkeypatch.setattr(provider_http, "time", SimpleNamespace(monotonic=lambda: clock[0], sleep=time.sleep))
+
     def answer_after_a_while(request):
-        time.sleep(0.05)  # the vendor takes 50 ms: the measured latency must show it
+        clock[0] += 0.25
         return httpx.Response(200, json=openai_body())
 
     route = respx.post(OPENAI_URL).mock(side_effect=answer_after_a_while)
@@ -116,7 +119,7 @@ def test_openai_success_sends_the_documented_request_and_reads_usage():
     assert reply.attempts == 1
     # 1000 × 0.15 / 1M + 500 × 0.60 / 1M
     assert reply.cost == D("0.00045000")
-    assert reply.latency_ms >= 50
+    assert reply.latency_ms == 250
     assert parse_reply(reply.text).actions[0].symbol == "BTCUSDT"
 
 
