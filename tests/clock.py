@@ -52,6 +52,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     traveller = time_machine.travel(datetime.now(UTC) + timedelta(seconds=offset), tick=True)
     traveller.start()
+    import time
+
+    time.time()  # ticking starts at the first reading (see tests/clockhook): start it now
     config._arena_clock = traveller  # kept to stop it at the end
 
 

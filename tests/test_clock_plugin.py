@@ -60,3 +60,31 @@ def test_xdist_workers_are_moved_once_and_agree_with_their_subprocesses(pytester
     result = pytester.runpytest_subprocess("-p", "tests.clock", "--clock=2031-06-01T12:00:00Z", "-n", "2",
                                            "-p", "no:cacheprovider", "-o", "addopts=")
     result.assert_outcomes(passed=1)
+
+
+AGREE = '''
+import subprocess, sys, time
+import time_machine
+
+def moved_by():  # how far this process's clock is from the real one
+    return time.time() - time_machine.escape_hatch.time.time()
+
+def test_a_subprocess_that_reads_the_clock_late_agrees_with_its_parent():
+    # time-machine ticks from a clock's first reading: a process that first reads it a second
+    # after starting must not be a second behind the one that started it.
+    code = ("import time; time.sleep(1); import time_machine; "
+            "print(time.time() - time_machine.escape_hatch.time.time())")
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    ours, theirs = moved_by(), float(child.stdout)
+    assert ours > 1e8, "moved to 2031"
+    assert abs(theirs - ours) < 0.5, (ours, theirs)
+'''
+
+
+def test_processes_agree_on_now_however_late_they_first_read_the_clock(pytester, monkeypatch):
+    env_without_clock(monkeypatch)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), ROOT]))
+    pytester.makepyfile(test_agree=AGREE)
+    result = pytester.runpytest_subprocess("-p", "tests.clock", "--clock=2031-06-01T12:00:00Z",
+                                           "-p", "no:cacheprovider", "-o", "addopts=")
+    result.assert_outcomes(passed=1)
