@@ -171,7 +171,7 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "arena_turn_status_valid": lambda w: turn(status="paused"),
     "arena_turn_finished_after_started": lambda w: turn(finished_at=NOW - timedelta(seconds=1)),
     "arena_botturn_once_per_turn": lambda w: (lambda t: twice(lambda: bot_turn(w, turn=t)))(turn()),
-    "arena_botturn_status_valid": lambda w: bot_turn(w, status="paused"),
+    "arena_botturn_status_valid": lambda w: bot_turn(w, status="paused", reason="x"),  # breaks only this
     "arena_botturn_finished_when_over": lambda w: bot_turn(w, status="failed", reason="x", finished_at=None),
     "arena_botturn_reason_when_not_run": lambda w: bot_turn(w, status="skipped", reason=""),
     # bots
