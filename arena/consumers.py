@@ -1,8 +1,12 @@
 """The live stream: one WebSocket per browser tab at /ws/arena/.
 
 Everyone joins the public group; a signed-in user also joins their own group,
-so events about their bots reach only them. Events are published through
-``arena.events.publish``; this consumer only forwards them.
+so events about their bots reach only them. Events are written to the outbox by
+the services that make a change (``ledger.events``) and pushed here after commit;
+this consumer forwards them, and replays what a reconnecting client missed:
+``/ws/arena/?since=N`` first sends every stored event after N that this user may see,
+in order, then live ones (none twice). A client whose N is older than the retained
+events, or too far behind, gets ``{"type": "resync"}``: reload state from the API.
 
 Every ``ARENA_WS_HEARTBEAT_SECONDS`` the socket also gets a ``heartbeat`` event, so a
 browser can tell a live stream from a dead one; each beat re-joins the groups, which
@@ -13,11 +17,38 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from datetime import UTC, datetime
+from urllib.parse import parse_qs
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
+from django.db.models import Min, Q
 
-from arena.events import PUBLIC_GROUP, user_group
+from ledger.events import PUBLIC_GROUP, message_of, user_group
+from ledger.models import Event
+
+REPLAY_MAX = 2000  # further behind than this, a client reloads state instead
+
+
+def _since(scope: dict) -> int | None:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("since")
+    try:
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+def replay(*, since: int, user_id: int | None) -> list[dict] | None:
+    """The stored events after ``since`` that this user may see, in order; None when some
+    of them are no longer retained or there are too many (the client must resync)."""
+    oldest = Event.objects.aggregate(oldest=Min("seq"))["oldest"]
+    if oldest is not None and oldest > since + 1:
+        return None  # events after ``since`` were pruned
+    audience = Q(user__isnull=True) if user_id is None else Q(user__isnull=True) | Q(user_id=user_id)
+    rows = list(Event.objects.filter(audience, seq__gt=since).order_by("seq")[: REPLAY_MAX + 1])
+    if len(rows) > REPLAY_MAX:
+        return None
+    return [message_of(row) for row in rows]
 
 
 class ArenaConsumer(AsyncJsonWebsocketConsumer):
@@ -34,6 +65,19 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json(
             {"type": "hello", "authenticated": len(self.groups_joined) > 1}
         )
+        # Joined first, replayed second: an event committed meanwhile comes both ways and is
+        # sent once (live messages wait until connect returns; ``last_seq`` drops repeats).
+        self.last_seq = 0
+        since = _since(self.scope)
+        if since is not None:
+            user_id = user.pk if len(self.groups_joined) > 1 else None
+            missed = await database_sync_to_async(replay)(since=since, user_id=user_id)
+            if missed is None:
+                await self.send_json({"seq": None, "type": "resync", "data": {"since": since}})
+            else:
+                self.last_seq = since
+                for message in missed:
+                    await self.forward(message)
         self.heartbeat_task = asyncio.create_task(self.heartbeat())
 
     async def disconnect(self, code: int) -> None:
@@ -65,4 +109,12 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
         await self.send_json({"type": "error", "message": "this socket only sends events"})
 
     async def arena_event(self, message: dict) -> None:
-        await self.send_json(message["event"])
+        await self.forward(message["event"])
+
+    async def forward(self, event: dict) -> None:
+        seq = event.get("seq")
+        if seq is not None:
+            if seq <= self.last_seq:
+                return  # already replayed
+            self.last_seq = seq
+        await self.send_json(event)

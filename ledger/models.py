@@ -2,6 +2,7 @@
 and periodic snapshots of each bot's portfolio."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -156,3 +157,52 @@ class Snapshot(models.Model):
 
     def __str__(self) -> str:
         return f"Snapshot of bot {self.bot_id} at {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class EventQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("events cannot be changed")
+
+
+class Event(models.Model):
+    """The outbox: every durable event of the arena, numbered in commit order.
+
+    Written by the service that makes the change, in its transaction (``ledger.events``);
+    pushed to the live stream after commit; replayed from here to a socket that
+    reconnects. ``user`` is the audience: null for everyone, else that user only.
+    """
+
+    seq = models.BigIntegerField(unique=True)
+    type = models.CharField(max_length=40)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    # The bot it is about, when there is one (no database constraint: events outlive nothing
+    # they name, and a deleted bot's history stays readable).
+    bot = models.ForeignKey(
+        "bots.Bot", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    data = models.JSONField()
+    created_at = models.DateTimeField()
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        indexes = [
+            # Retention: DELETE ... WHERE created_at < ?.
+            models.Index(fields=["created_at"], name="ledger_event_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"event {self.seq} {self.type}"
+
+
+class EventSequence(models.Model):
+    """One row: the last sequence number handed out. Taking it is an UPDATE that locks the
+    row until commit, so numbers are handed out in commit order (an auto-increment id is
+    not: on PostgreSQL a later number can commit first)."""
+
+    last = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"last event {self.last}"

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 
 from bots.models import Bot, Decision
 from bots.parsing import ANALYZE, CLOSE, HOLD, LONG, SHORT, Action
+from ledger.events import event_append
 from ledger.models import Account
 from trading import risk
 from trading.models import CloseReason
@@ -103,6 +104,7 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
                 _execute(bot, decision, index, action, now, outcome)
             decision.notes = [*call.notes, *outcome.executed, *outcome.rejected, *outcome.notes]
             decision.save(update_fields=["notes"])
+            _decision_event(bot, decision, outcome, now)
     except IntegrityError:
         if Decision.objects.filter(bot=bot, turn=turn).exists():
             outcome.skipped = "already decided in this turn"
@@ -124,11 +126,22 @@ def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: dateti
                 bot=bot, turn=turn, created_at=now, notes=notes, success=False,
                 error=error.replace("\x00", "")[:5000], **_decision_fields(call),
             )
+            outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=decision.error, notes=notes)
+            _decision_event(bot, decision, outcome, now)
     except IntegrityError:
         if Decision.objects.filter(bot=bot, turn=turn).exists():
             return None
         raise
     return decision.pk
+
+
+def _decision_event(bot: Bot, decision: Decision, outcome: Outcome, now: datetime) -> None:
+    """The decision and what came of it, to the bot's owner, in the decision's transaction."""
+    event_append("decision_recorded", {
+        "turn": decision.turn_id, "bot": bot.pk, "bot_name": bot.name, "decision": decision.pk,
+        "ok": decision.success, "actions": decision.actions, "executed": outcome.executed,
+        "rejected": outcome.rejected, "notes": outcome.notes, "error": decision.error,
+    }, owner_id=bot.owner_id, bot_id=bot.pk, now=now)
 
 
 def _execute(

@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 
 from arena.models import BotTurn, Turn
+from arena.turns.notify import bot_turn_event, turn_event
 from bots.models import Bot
 
 ABANDONED = "its worker stopped during the turn (killed or lost) and renewed nothing after {beat}"
@@ -105,15 +107,22 @@ def turns_abandoned_fail(*, now: datetime, seconds: int | None = None) -> list[T
         beat = turn.heartbeat_at or turn.started_at
         reason = ABANDONED.format(beat=f"{beat:%Y-%m-%d %H:%M:%S} UTC")
         finished = max(now, turn.started_at)
-        # Conditional: a turn that renewed or finished meanwhile is left alone.
-        done = Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).filter(stale).update(
-            status=Turn.Status.FAILED, finished_at=finished, error=reason
-        )
-        if not done:
-            continue
-        BotTurn.objects.filter(turn=turn, status=BotTurn.Status.RUNNING).update(
-            status=BotTurn.Status.FAILED, finished_at=finished, reason=reason
-        )
-        turn.refresh_from_db()
+        with transaction.atomic():
+            # Conditional: a turn that renewed or finished meanwhile is left alone.
+            done = Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).filter(stale).update(
+                status=Turn.Status.FAILED, finished_at=finished, error=reason
+            )
+            if not done:
+                continue
+            rows = list(BotTurn.objects.select_for_update(of=("self",)).select_related("bot")
+                        .filter(turn=turn, status=BotTurn.Status.RUNNING).order_by("bot_id"))
+            BotTurn.objects.filter(pk__in=[r.pk for r in rows]).update(
+                status=BotTurn.Status.FAILED, finished_at=finished, reason=reason
+            )
+            for row in rows:  # each owner learns that their bot's turn failed, and why
+                row.status, row.finished_at, row.reason = BotTurn.Status.FAILED, finished, reason
+                bot_turn_event(row, bot_name=row.bot.name, owner_id=row.bot.owner_id, now=now)
+            turn.refresh_from_db()
+            turn_event(turn, now=now)
         failed.append(turn)
     return failed

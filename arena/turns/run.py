@@ -27,16 +27,15 @@ from datetime import datetime
 import httpx
 from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from arena.events import publish
 from arena.models import ArenaSettings, BotTurn, Turn
 from arena.turns.context import CandleCache, Job, job_prepare, market_snapshot
 from arena.turns.converse import converse
 from arena.turns.execute import ModelCall, Outcome, decision_execute, decision_record_failure
 from arena.turns.lease import Lease, turn_clock, turns_abandoned_fail
-from arena.turns.notify import bot_turn_publish, turn_publish
+from arena.turns.notify import bot_turn_event, turn_event
 from bots.models import Bot
 from trading.feeds import Feed
 from trading.models import Wallet
@@ -111,12 +110,17 @@ def _market_reason(bot: Bot, arena: ArenaSettings, unfresh: dict[str, str], refr
 
 def _turn_for(*, forced: bool, now: datetime, arena: ArenaSettings) -> Turn:
     snapshot = market_snapshot()
-    if forced:
-        return Turn.objects.create(started_at=now, heartbeat_at=now, forced=True, market_snapshot=snapshot)
-    slot = int(now.timestamp()) // arena.turn_interval_seconds
-    turn, _ = Turn.objects.get_or_create(
-        slot=slot, defaults={"started_at": now, "heartbeat_at": now, "market_snapshot": snapshot}
-    )
+    with transaction.atomic():
+        if forced:
+            turn, created = Turn.objects.create(
+                started_at=now, heartbeat_at=now, forced=True, market_snapshot=snapshot), True
+        else:
+            slot = int(now.timestamp()) // arena.turn_interval_seconds
+            turn, created = Turn.objects.get_or_create(
+                slot=slot, defaults={"started_at": now, "heartbeat_at": now, "market_snapshot": snapshot}
+            )
+        if created:
+            turn_event(turn, now=now)
     return turn
 
 
@@ -131,8 +135,7 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     """
     now = now or timezone.now()
     arena = ArenaSettings.load()
-    for abandoned in turns_abandoned_fail(now=now):
-        _publish_over(abandoned)
+    turns_abandoned_fail(now=now)
     candidates = turn_candidates(bot_ids)
     unfresh = turn_market_check(bots=candidates, arena=arena, now=now, refresh=refresh, feed=feed)
     turn = _turn_for(forced=forced or bool(bot_ids), now=now, arena=arena)
@@ -160,11 +163,6 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
         _stop_running(mine, "the turn was interrupted before this bot's answer was recorded", lease.clock())
         lease.release_all()
         _turn_end(turn, lease.clock())
-        for row in mine.values():
-            bot = next(b for b in candidates if b.pk == row.bot_id)
-            bot_turn_publish(row, bot_name=bot.name, owner_id=bot.owner_id)
-        if turn.is_over:
-            turn_publish(turn)
     return report
 
 
@@ -208,10 +206,19 @@ def _bot_turn_row(turn: Turn, bot: Bot, status: str, now: datetime, reason: str 
     over = status != BotTurn.Status.RUNNING
     values = {"status": status, "reason": reason, "started_at": now, "finished_at": now if over else None}
     try:
-        row, _ = BotTurn.objects.update_or_create(turn=turn, bot=bot, defaults=values)
+        with transaction.atomic():
+            row, _ = BotTurn.objects.update_or_create(turn=turn, bot=bot, defaults=values)
+            bot_turn_event(row, bot_name=bot.name, owner_id=bot.owner_id, now=now)
     except IntegrityError:  # another run of this turn wrote it at the same instant
         row = BotTurn.objects.get(turn=turn, bot=bot)
+    row.bot = bot
     return row
+
+
+def _bot_turn_save(row: BotTurn, fields: list[str], at: datetime) -> None:
+    with transaction.atomic():
+        row.save(update_fields=fields)
+        bot_turn_event(row, bot_name=row.bot.name, owner_id=row.bot.owner_id, now=at)
 
 
 def _bot_turn_end(row: BotTurn, outcome: Outcome, at: datetime) -> None:
@@ -223,14 +230,14 @@ def _bot_turn_end(row: BotTurn, outcome: Outcome, at: datetime) -> None:
         row.status, row.reason = BotTurn.Status.FINISHED, ""
     row.decision_id = outcome.decision_id
     row.finished_at = max(at, row.started_at)
-    row.save(update_fields=["status", "reason", "decision", "finished_at"])
+    _bot_turn_save(row, ["status", "reason", "decision", "finished_at"], at)
 
 
 def _stop_running(mine: dict[int, BotTurn], reason: str, at: datetime) -> None:
     for row in mine.values():
         if row.status == BotTurn.Status.RUNNING:
             row.status, row.reason, row.finished_at = BotTurn.Status.FAILED, reason, max(at, row.started_at)
-            row.save(update_fields=["status", "reason", "finished_at"])
+            _bot_turn_save(row, ["status", "reason", "finished_at"], at)
 
 
 def _turn_end(turn: Turn, at: datetime) -> None:
@@ -248,10 +255,13 @@ def _turn_end(turn: Turn, at: datetime) -> None:
         status, error = Turn.Status.FINISHED, _reasons(rows, BotTurn.Status.FAILED)
     else:
         status, error = Turn.Status.FAILED, _reasons(rows, BotTurn.Status.FAILED)
-    Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(
-        status=status, finished_at=max(at, turn.started_at), heartbeat_at=at, error=error[:5000],
-    )
-    turn.refresh_from_db()
+    with transaction.atomic():
+        settled = Turn.objects.filter(pk=turn.pk, status=Turn.Status.RUNNING).update(
+            status=status, finished_at=max(at, turn.started_at), heartbeat_at=at, error=error[:5000],
+        )
+        turn.refresh_from_db()
+        if settled:  # only the run that settles it tells everyone
+            turn_event(turn, now=at)
 
 
 def _reasons(rows: list[tuple[str, str, str]], status: str) -> str:
@@ -271,7 +281,6 @@ def _execute_one(job: Job, turn: Turn, call: ModelCall, now: datetime, lease: Le
         error = f"execution failed: {type(exc).__name__}: {exc}"
         outcome = Outcome(bot.pk, bot.name, error=error, parse_notes=list(call.notes))
         outcome.decision_id = decision_record_failure(bot=bot, turn=turn, call=call, now=now, error=error)
-    _publish(bot, turn, outcome)
     return outcome
 
 
@@ -294,23 +303,3 @@ async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport | None,
         # The renewer ends here, as asked; a failure inside it propagates from this await.
         with suppress(asyncio.CancelledError):
             await renewer
-
-
-def _publish(bot: Bot, turn: Turn, outcome: Outcome) -> None:
-    if outcome.skipped:
-        return
-    publish({"type": "decision", "data": {
-        "turn": turn.pk, "bot": bot.pk, "bot_name": bot.name, "decision": outcome.decision_id,
-        "executed": outcome.executed, "ok": not outcome.error,
-    }})
-    publish({"type": "decision_detail", "data": {
-        "turn": turn.pk, "bot": bot.pk, "decision": outcome.decision_id, "rejected": outcome.rejected,
-        "notes": outcome.notes, "error": outcome.error,
-    }}, owner_id=bot.owner_id)
-
-
-def _publish_over(turn: Turn) -> None:
-    """A turn settled by someone else (an abandoned one): its state, and each failed bot to its owner."""
-    for row in BotTurn.objects.filter(turn=turn).select_related("bot"):
-        bot_turn_publish(row, bot_name=row.bot.name, owner_id=row.bot.owner_id)
-    turn_publish(turn)

@@ -12,7 +12,7 @@ import pytest
 from arena.models import ArenaSettings, BotTurn, Turn
 from arena.turns.run import turn_run
 from bots.models import Bot, Decision
-from ledger.models import Entry
+from ledger.models import Entry, Event
 from tests.arena.fake_llm import FakeLLM, Reply, openai_bot
 from trading.feeds import FeedError
 from trading.feeds.simulated import SimulatedFeed
@@ -32,16 +32,9 @@ def fake():
 
 
 @pytest.fixture
-def events(monkeypatch):
-    """Every event the turn publishes, with its audience (None: everyone)."""
-    sent: list[tuple[dict, int | None]] = []
-
-    def record(event, *, owner_id=None):
-        sent.append((event, owner_id))
-
-    monkeypatch.setattr("arena.turns.run.publish", record)
-    monkeypatch.setattr("arena.turns.notify.publish", record)
-    return sent
+def events():
+    """The outbox, read in order: every event the turn wrote, with its audience (None: everyone)."""
+    return Event.objects
 
 
 def feed(now: datetime = NOW) -> SimulatedFeed:
@@ -68,8 +61,13 @@ def bot_turn(turn: Turn, bot: Bot) -> BotTurn:
     return BotTurn.objects.get(turn=turn, bot=bot)
 
 
+SETTLED = ("turn_finished", "turn_failed", "turn_skipped")
+
+
 def of_type(events, kind: str) -> list[tuple[dict, int | None]]:
-    return [(e["data"], owner) for e, owner in events if e["type"] == kind]
+    """Events of ``kind`` in order; ``turn`` means a turn settling (finished, failed or skipped)."""
+    types = SETTLED if kind == "turn" else (kind,)
+    return [(e.data, e.user_id) for e in events.filter(type__in=types).order_by("seq")]
 
 
 # --- start-up order: never on an empty or stale market --------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps, risk, tiers
@@ -106,6 +107,13 @@ def position_open(
         if money(plan.fee) > 0:
             postings.append(Posting(Entry.Kind.FEE, -plan.fee, position, trade, memo=f"open fee {memo}"))
         entries_post(account=account, postings=postings, created_at=now, locked=True)
+        event_append("position_opened", {
+            "bot": bot.pk, "position": position.pk, "trade": trade.pk, "symbol": symbol, "side": side,
+            "margin": plan.margin, "leverage": plan.leverage, "quantity": plan.quantity,
+            "entry_price": plan.fill_price, "liquidation_price": plan.liquidation_price,
+            "stop_loss": plan.stop_loss, "take_profit": plan.take_profit, "fee": trade.fee,
+            "decision": trade.decision_id, "opened_at": now,
+        }, bot_id=bot.pk, now=now)
     return OpenResult(position, list(check.notes))
 
 
@@ -204,6 +212,12 @@ def _write_close(
         "status", "closed_at", "exit_price", "close_reason", "realized_pnl", "mark_price",
         "unrealized_pnl", "marked_at",
     ])
+    event_append("position_closed", {
+        "bot": position.bot_id, "position": position.pk, "trade": trade.pk, "symbol": position.symbol,
+        "side": position.side, "quantity": position.quantity, "entry_price": position.entry_price,
+        "exit_price": fill, "pnl": net, "fee": fee, "reason": reason, "decision": trade.decision_id,
+        "closed_at": now,
+    }, bot_id=position.bot_id, now=now)
     return trade
 
 
