@@ -16,7 +16,7 @@ from ledger.admin_tools import (
     change_link_by_id,
     changelist_link,
 )
-from ledger.models import Account, Entry, Snapshot
+from ledger.models import Account, Entry, Event, EventSequence, Snapshot
 from ledger.selectors import account_entries_total
 
 _bot, _owner = bot_columns("bot")
@@ -104,3 +104,24 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("bot__name", "legacy_id")
     date_hierarchy = "taken_at"
     ordering = ("-taken_at",)
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The outbox, as the live stream sends it: who could see each event and what it said."""
+
+    list_display = ("seq", "type", "audience", "bot_id", "created_at")
+    list_filter = ("type",)
+    search_fields = ("=seq", "=bot_id")  # exact numbers: served by the seq index
+    search_help_text = "An event's sequence number or a bot's id, exactly."
+    ordering = ("-seq",)  # the unique seq index
+    show_full_result_count = False
+
+    @admin.display(description="audience")
+    def audience(self, obj: Event) -> str:
+        return "everyone" if obj.user_id is None else f"user {obj.user_id}"
+
+
+@admin.register(EventSequence)
+class EventSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ("id", "last")

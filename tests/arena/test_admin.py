@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from django.apps import apps
 from django.contrib import admin
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Model
 from django.forms import CheckboxInput, FileInput
 from django.test.utils import CaptureQueriesContext
@@ -30,6 +30,7 @@ from arena.models import ArenaSettings, BotTurn, Turn
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, provider_create
 from ledger.admin_tools import csv_cell, decimal_display
+from ledger.events import event_append
 from ledger.models import Account, Entry, Snapshot
 from ledger.services import entry_post
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
@@ -107,6 +108,10 @@ def world(user, bot, openai_provider) -> World:
         bot=bot, taken_at=T0, balance=Decimal("9899.50274617"), margin=Decimal("100"),
         total_value=Decimal("9999.50274617"), trade_count=1, win_rate=Decimal("0.5"),
     )
+    with transaction.atomic():
+        event_append("bot_turn", {"turn": turn.pk, "bot": bot.pk, "bot_name": bot.name,
+                                  "status": "finished", "reason": "", "decision": decision.pk},
+                     owner_id=user.pk, bot_id=bot.pk, now=T0)
     market = Market.objects.create(
         symbol="BTCUSDT", base_asset="BTC", last_price=Decimal("65000.5"),
         mark_price=Decimal("65001"), funding_rate=Decimal("0.0001"), updated_at=T0,
