@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from trading.risk import MIN_TRADE_USDT
+
 DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "DOGEUSDT", "XRPUSDT"]
 
 
@@ -62,7 +64,7 @@ class ArenaSettings(models.Model):
         default=600, help_text="Seconds between portfolio snapshots."
     )
     min_trade_usdt = models.DecimalField(
-        max_digits=20, decimal_places=8, default=Decimal("50"),
+        max_digits=20, decimal_places=8, default=MIN_TRADE_USDT,
         help_text="Smallest margin, in USDT, a position may open with.",
     )
     cooldown_minutes = models.PositiveIntegerField(

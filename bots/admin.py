@@ -7,9 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ObjectDoesNotExist
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
@@ -17,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
-from bots.services import bot_create, bots_set_paused
+from bots.services import bot_create, bot_pause, bot_resume, bot_update, bot_validate
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
     WriteOnlySecretsAdminMixin,
@@ -103,17 +102,24 @@ class BotAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
-        # bot_create refuses these too, but only after the form has been
-        # accepted; checked here they come back as form errors, not a 500.
+        # bot_create and bot_update apply the same rules, but only after the form has
+        # been accepted; checked here they come back as form errors, not a 500. (Without
+        # an owner or a provider the form has its required-field errors already.)
         owner = cleaned.get("owner") or getattr(self.instance, "owner", None)
         provider = cleaned.get("provider")
-        if owner and provider and provider.owner_id != owner.pk:
-            self.add_error("provider", "This provider belongs to another user.")
-        if cleaned.get("mode") == Bot.Mode.REAL and not settings.REAL_TRADING_ENABLED:
-            self.add_error(
-                "mode", "Real-money trading is disabled on this arena (REAL_TRADING_ENABLED is off)."
-            )
+        if owner and provider:
+            mode = cleaned.get("mode") if self.instance._state.adding else None
+            try:
+                bot_validate(owner=owner, provider=provider, mode=mode)
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
+
+
+# An existing bot's fields shown read-only, and those the edit form sends to bot_update.
+_FIXED = ("owner", "mode", "initial_balance", "balance", "records", "created_at", "updated_at",
+          "stats_reset_at")
+_EDITABLE = tuple(name for name in BotAdminForm.Meta.fields if name not in _FIXED)
 
 
 def _provider_label(provider: LLMProvider) -> str:
@@ -151,8 +157,7 @@ class BotAdmin(admin.ModelAdmin):
             return ()
         # Owner, mode and initial balance are fixed at creation: the funded
         # account and the REAL_TRADING_ENABLED check in bot_create rest on them.
-        return ("owner", "mode", "initial_balance", "balance", "records", "created_at",
-                "updated_at", "stats_reset_at")
+        return _FIXED
 
     def get_form(self, request: HttpRequest, obj: Bot | None = None, change: bool = False,
                  **kwargs: Any) -> Any:
@@ -173,7 +178,9 @@ class BotAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Bot, form: Any, change: bool) -> None:
         if change:
-            obj.save()
+            # ``obj`` carries the form's values already; the service saves what changed.
+            changed = {name: getattr(obj, name) for name in form.changed_data if name in _EDITABLE}
+            bot_update(bot=obj, **changed)
             return
         created = self._create(obj, form.cleaned_data)
         # The admin goes on to log and redirect with ``obj``: make it the saved row.
@@ -236,7 +243,11 @@ class BotAdmin(admin.ModelAdmin):
         self._set_paused(request, queryset, paused=False)
 
     def _set_paused(self, request: HttpRequest, queryset: QuerySet, *, paused: bool) -> None:
-        count = bots_set_paused(bots=queryset, paused=paused)
+        service = bot_pause if paused else bot_resume
+        count = 0
+        for bot in queryset.order_by("pk"):
+            service(bot=bot)
+            count += 1
         verb = "Paused" if paused else "Resumed"
         self.message_user(request, f"{verb} {count} bot(s).", messages.SUCCESS)
 

@@ -12,16 +12,36 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from bots.models import Bot, LLMProvider
+from bots.selectors import initial_balance_default
 from ledger.models import Account, Entry
 from ledger.services import account_open, entry_post, money
 from trading.models import CloseReason
-from trading.selectors import arena_settings, open_positions
+from trading.selectors import open_positions
 from trading.services import position_close
 
 _BOT_OPTIONS = {
     "initial_balance", "symbols", "sandbox_enabled", "is_paused", "is_active", "legacy_id",
     "avatar", "created_at",
 }
+# What bot_update may change. Owner, mode and initial balance are fixed at creation: the
+# funded account and the REAL_TRADING_ENABLED check rest on them.
+_BOT_UPDATABLE = {
+    "name", "prompt", "provider", "symbols", "sandbox_enabled", "is_paused", "is_active",
+    "legacy_id", "avatar",
+}
+
+
+def bot_validate(*, owner: Any, provider: LLMProvider, mode: str | None = None) -> None:
+    """The rules a bot's owner, provider and mode must keep, in one place: the services
+    apply them and forms call them first. ``mode`` is a new bot's (an existing bot's is
+    fixed, so it is not checked again). Raises ``ValidationError`` keyed by field."""
+    errors: dict[str, str] = {}
+    if provider.owner_id != owner.pk:
+        errors["provider"] = "This provider belongs to another user."
+    if mode == Bot.Mode.REAL and not settings.REAL_TRADING_ENABLED:
+        errors["mode"] = "Real-money trading is disabled on this arena (REAL_TRADING_ENABLED is off)."
+    if errors:
+        raise ValidationError(errors)
 
 
 def bot_create(
@@ -42,17 +62,9 @@ def bot_create(
     unknown = set(options) - _BOT_OPTIONS
     if unknown:
         raise TypeError(f"bot_create() got unknown options: {', '.join(sorted(unknown))}")
-    if provider.owner_id != owner.pk:
-        raise ValidationError({"provider": "This provider belongs to another user."})
-    if mode == Bot.Mode.REAL and not settings.REAL_TRADING_ENABLED:
-        raise ValidationError(
-            {"mode": "Real-money trading is disabled on this arena (REAL_TRADING_ENABLED is off)."}
-        )
+    bot_validate(owner=owner, provider=provider, mode=mode)
     if "initial_balance" not in options:
-        arena = arena_settings()
-        options["initial_balance"] = (
-            arena.live_initial_balance if mode == Bot.Mode.REAL else arena.paper_initial_balance
-        )
+        options["initial_balance"] = initial_balance_default(mode=mode)
     options["initial_balance"] = Decimal(options["initial_balance"])
     bot = Bot(owner=owner, name=name, prompt=prompt, provider=provider, mode=mode, **options)
     bot.full_clean()
@@ -62,10 +74,64 @@ def bot_create(
     return bot
 
 
+def bot_update(*, bot: Bot, **changes: Any) -> Bot:
+    """Change what may change after creation (name, prompt, provider, symbols,
+    sandbox_enabled, is_paused, is_active, legacy_id, avatar) on the locked row; the
+    provider must stay the owner's. Returns the saved row; raises ``ValidationError``
+    for anything invalid and ``TypeError`` for a field that cannot change."""
+    fixed = set(changes) - _BOT_UPDATABLE
+    if fixed:
+        raise TypeError(f"bot_update() cannot change: {', '.join(sorted(fixed))}")
+    with transaction.atomic():
+        row = Bot.objects.select_for_update().select_related("owner").get(pk=bot.pk)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        bot_validate(owner=row.owner, provider=row.provider)
+        row.full_clean()
+        row.save(update_fields=[*changes, "updated_at"])
+    return row
+
+
+def _paused_set(bot: Bot, paused: bool) -> Bot:
+    with transaction.atomic():
+        row = Bot.objects.select_for_update().get(pk=bot.pk)
+        if row.is_paused != paused:
+            row.is_paused = paused
+            row.save(update_fields=["is_paused", "updated_at"])
+    return row
+
+
+def bot_pause(*, bot: Bot) -> Bot:
+    """Stop giving ``bot`` turns from the next one on; its positions stay open (their
+    stops and liquidation are still checked). Pausing a paused bot changes nothing."""
+    return _paused_set(bot, True)
+
+
+def bot_resume(*, bot: Bot) -> Bot:
+    """Give a paused ``bot`` turns again from the next one on."""
+    return _paused_set(bot, False)
+
+
 def bots_set_paused(*, bots: QuerySet[Bot], paused: bool) -> int:
     """Pause or resume bots in one UPDATE; turns read ``is_paused`` when they pick
     their bots, so the change applies from the next turn without a restart."""
     return bots.update(is_paused=paused, updated_at=timezone.now())
+
+
+def bot_clone(
+    *, bot: Bot, owner: Any, name: str | None = None, provider: LLMProvider | None = None
+) -> Bot:
+    """A new paper bot for ``owner`` with ``bot``'s prompt, symbols and options, and its
+    own account funded with the arena's paper balance (through ``bot_create``).
+
+    ``provider`` defaults to ``bot``'s and must be ``owner``'s: cloning another user's
+    bot needs one of the cloner's own providers. ``name`` defaults to "<name> (copy)".
+    """
+    return bot_create(
+        owner=owner, name=name or f"{bot.name} (copy)"[:100], prompt=bot.prompt,
+        provider=provider or bot.provider, mode=Bot.Mode.PAPER, symbols=list(bot.symbols or []),
+        sandbox_enabled=bot.sandbox_enabled, avatar=bot.avatar.name,
+    )
 
 
 def provider_create(

@@ -17,12 +17,16 @@ from typing import Any
 from trading import perps, tiers
 from trading.perps import LONG, MONEY_QUANTUM, PRICE_QUANTUM, SIDES, as_decimal
 
+# The smallest margin a position may open with (the legacy's 50 USDT): the default of
+# ArenaSettings.min_trade_usdt, and what the scripted strategies size to at least.
+MIN_TRADE_USDT = Decimal("50")
+
 
 @dataclass(frozen=True)
 class RiskSettings:
     """The arena-wide limits; defaults are ``arena.models.ArenaSettings``'s."""
 
-    min_trade_usdt: Decimal = Decimal("50")
+    min_trade_usdt: Decimal = MIN_TRADE_USDT
     taker_fee_rate: Decimal = Decimal("0.0005")
     slippage_bps: Decimal = Decimal("1")
     max_open_positions: int = 6

@@ -1,22 +1,58 @@
 """Reads for the engine: the views the pure risk rules decide on."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from django.apps import apps
+from django.core.exceptions import ImproperlyConfigured
 
 from trading import risk
 from trading.models import Cooldown, Market, Position
 
 
-def arena_settings():
-    # Looked up by name: `arena` sits above `trading` and is never imported from here.
-    return apps.get_model("arena", "ArenaSettings").load()
+@dataclass(frozen=True)
+class Sources:
+    """How trading reads what the layers above decide, handed down as callables at
+    start-up (arena's ``AppConfig.ready``) so that trading imports none of their models.
+    Each is called on every read: a settings change applies without a restart."""
+
+    risk_settings: Callable[[], risk.RiskSettings]
+    # The symbols the layers above want priced: the arena's defaults and every active bot's.
+    symbols_wanted: Callable[[], Iterable[str]]
+
+
+_sources: Sources | None = None
+
+
+def sources_register(sources: Sources) -> None:
+    global _sources
+    _sources = sources
+
+
+def _registered() -> Sources:
+    if _sources is None:
+        raise ImproperlyConfigured(
+            "trading.selectors.sources_register() was not called: the arena app registers it at start-up"
+        )
+    return _sources
 
 
 def risk_settings() -> risk.RiskSettings:
-    return risk.RiskSettings.from_arena_settings(arena_settings())
+    """The arena-wide limits the risk rules apply now."""
+    return _registered().risk_settings()
+
+
+def symbols_to_refresh() -> list[str]:
+    """What a price refresh asks the feed for: the symbols the layers above want priced
+    and every symbol with an open position (so its stops keep being checked)."""
+    symbols = set(_registered().symbols_wanted())
+    symbols.update(
+        Position.objects.filter(status=Position.Status.OPEN).values_list("symbol", flat=True).distinct()
+    )
+    # Upper-case already (the models' clean() refuse anything else); markets_refresh normalises.
+    return sorted(symbols)
 
 
 def market_view(symbol: str) -> risk.MarketView | None:

@@ -691,6 +691,52 @@ def test_pause_and_resume_actions(su, bot):
     assert b'<td class="field-balance">10000</td>' in page.content  # the balance column, from the account
 
 
+def _spy(monkeypatch, name: str) -> list[dict[str, Any]]:
+    """Record the calls the admin makes to a bots service (which still runs)."""
+    import bots.admin
+
+    calls: list[dict[str, Any]] = []
+    real = getattr(bots.admin, name)
+
+    def spy(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return real(**kwargs)
+
+    monkeypatch.setattr(bots.admin, name, spy)
+    return calls
+
+
+def test_bot_edit_goes_through_bot_update_with_what_changed(su, bot, monkeypatch):
+    calls = _spy(monkeypatch, "bot_update")
+    url = _url("bots.bot", "change", bot.pk)
+    data = {**_form_data(su.get(url)), "name": "Renamed", "prompt": "Trade less"}
+    assert su.post(url, data).status_code == 302
+    [call] = calls
+    assert {"bot", "name", "prompt"} <= set(call) and not {"owner", "mode", "initial_balance"} & set(call)
+    bot.refresh_from_db()
+    assert (bot.name, bot.prompt) == ("Renamed", "Trade less")
+
+
+def test_bot_edit_refuses_a_strangers_provider_and_never_calls_the_service(su, bot, other_user, monkeypatch):
+    theirs = provider_create(owner=other_user, name="Theirs", kind="scripted", model="x")
+    calls = _spy(monkeypatch, "bot_update")
+    url = _url("bots.bot", "change", bot.pk)
+    data = {**_form_data(su.get(url)), "provider": theirs.pk}
+    response = su.post(url, data)
+    assert response.status_code == 200 and "provider" in response.context["adminform"].form.errors
+    assert calls == []
+    bot.refresh_from_db()
+    assert bot.provider.owner == bot.owner
+
+
+def test_pause_and_resume_actions_call_the_services(su, bot, monkeypatch):
+    paused, resumed = _spy(monkeypatch, "bot_pause"), _spy(monkeypatch, "bot_resume")
+    url = _url("bots.bot", "changelist")
+    su.post(url, {"action": "pause", "_selected_action": [bot.pk]})
+    su.post(url, {"action": "resume", "_selected_action": [bot.pk]})
+    assert [call["bot"].pk for call in paused] == [bot.pk] == [call["bot"].pk for call in resumed]
+
+
 # ---------------------------------------------------------------- arena
 
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bots.parsing import parse_reply
-from bots.strategies import MIN_MARGIN, STRATEGIES, UnknownStrategy, decide, to_json
+from bots.strategies import STRATEGIES, UnknownStrategy, decide, to_json
 from trading import perps
-from trading.risk import MarketView, OpenRequest, PortfolioView, RiskSettings, check_open
+from trading.risk import MIN_TRADE_USDT, MarketView, OpenRequest, PortfolioView, RiskSettings, check_open
 
 START = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 TURN_MINUTES = 5
@@ -91,7 +91,7 @@ class Simulation:
         return parsed.actions
 
     def open(self, turn, action, price):
-        assert action.margin >= MIN_MARGIN and action.margin <= self.balance
+        assert action.margin >= MIN_TRADE_USDT and action.margin <= self.balance
         assert not any(p["symbol"] == action.symbol for p in self.positions), "opened a symbol twice"
         assert action.symbol not in self.cooldowns, "opened a symbol on cooldown"
         # The engine's own risk rules accept the order as sent: SL/TP on the right sides.

@@ -13,14 +13,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.apps import apps
 from django.db import transaction
 from django.utils import timezone
 
 from trading import perps, tiers
 from trading.feeds import INTERVALS, Feed, FeedError, SymbolInfo, Ticker, get_feed
-from trading.models import Candle, Market, Position
-from trading.selectors import arena_settings
+from trading.models import Candle, Market
+from trading.selectors import symbols_to_refresh
 from trading.services.marks import positions_mark, triggers_check
 
 # The listing (tick and step sizes, what is tradable) changes rarely: fetched for a
@@ -212,18 +211,8 @@ def candles_for(
     return list(reversed(newest))
 
 
-def refresh_symbols() -> list[str]:
-    """What to refresh: the arena's default symbols, every active bot's own symbols and
-    every symbol with an open position (so its stops keep being checked)."""
-    # Looked up by name: `arena` and `bots` sit above `trading` and are never imported here.
-    bot_model = apps.get_model("bots", "Bot")
-    symbols: set[str] = set(arena_settings().default_symbols or [])
-    for bot_symbols in bot_model.objects.filter(is_active=True).values_list("symbols", flat=True):
-        symbols.update(bot_symbols or [])
-    symbols.update(
-        Position.objects.filter(status=Position.Status.OPEN).values_list("symbol", flat=True).distinct()
-    )
-    return _normalize(symbols)
+# The old name of the read, still imported from trading.services.
+refresh_symbols = symbols_to_refresh
 
 
 def market_refresh_and_trigger(*, feed: Feed | None = None, now: datetime | None = None) -> dict[str, Any]:
@@ -239,7 +228,7 @@ def market_refresh_and_trigger(*, feed: Feed | None = None, now: datetime | None
     own_feed = feed is None
     feed = feed or get_feed()
     try:
-        symbols = refresh_symbols()
+        symbols = symbols_to_refresh()
         result = markets_refresh(feed=feed, symbols=symbols, now=now)
     finally:
         close = getattr(feed, "close", None)

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from arena.models import ArenaSettings
 from arena.turns.run import turn_candidates, turn_market_check, turn_run
+from bots.decisions import action_text, actions_of
 from bots.models import Bot, Decision
 from trading.services import market_refresh_and_trigger
 
@@ -60,15 +61,8 @@ class Command(BaseCommand):
                          f"{decision.latency_ms} ms" if decision.latency_ms is not None else "",
                          f"{decision.tokens_in}/{decision.tokens_out} tokens" if decision.tokens_in else ""]
                 self.stdout.write(f"  decision {decision.pk}: " + ", ".join(u for u in usage if u))
-                for action in decision.actions:
-                    words = [action.get("action"), action.get("symbol"),
-                             f"{action['margin']} USDT" if action.get("margin") else None,
-                             f"x{action['leverage']}" if action.get("leverage") else None,
-                             f"SL {action['stop_loss']}" if action.get("stop_loss") else None,
-                             f"TP {action['take_profit']}" if action.get("take_profit") else None,
-                             f"position {action['close_position_id']}"
-                             if action.get("close_position_id") else None]
-                    self.stdout.write("  decided:  " + " ".join(str(w) for w in words if w))
+                for action in actions_of(decision.actions):
+                    self.stdout.write("  decided:  " + action_text(action))
                     if action.get("reasoning"):
                         self.stdout.write(f"            “{action['reasoning'][:160]}”")
                 if not decision.actions and not outcome.error:

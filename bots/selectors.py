@@ -1,0 +1,45 @@
+"""Reads about bots and providers."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.core.exceptions import ImproperlyConfigured
+
+from bots.models import Bot
+from bots.providers.base import ProviderConfig
+from trading.encryption import SecretUnreadable
+
+# How bots reads the arena's initial balance for a new bot of a mode ("paper" or "real"),
+# handed down at start-up by arena's AppConfig.ready so that bots imports no arena model.
+# Called on every read: a settings change applies without a restart.
+_initial_balance_source: Callable[[str], Decimal] | None = None
+
+
+def initial_balance_source_register(source: Callable[[str], Decimal]) -> None:
+    global _initial_balance_source
+    _initial_balance_source = source
+
+
+def initial_balance_default(*, mode: str) -> Decimal:
+    """The USDT a new bot of ``mode`` is funded with unless it is given an amount."""
+    if _initial_balance_source is None:
+        raise ImproperlyConfigured(
+            "bots.selectors.initial_balance_source_register() was not called: the arena app "
+            "registers it at start-up"
+        )
+    return _initial_balance_source(mode)
+
+
+def provider_config_for(bot: Bot) -> tuple[ProviderConfig | None, str]:
+    """The configuration to call ``bot``'s provider with, or None and why it cannot be
+    called (inactive, its key to be entered again, or a key that cannot be decrypted)."""
+    provider = bot.provider
+    if not provider.is_active:
+        return None, f"provider {provider.name!r} is inactive"
+    if provider.key_needs_reentry:
+        return None, f"provider {provider.name!r} needs its API key entered again"
+    try:
+        return ProviderConfig.from_model(provider), ""
+    except SecretUnreadable as exc:
+        return None, f"provider {provider.name!r}: {exc}"
