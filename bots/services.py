@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from bots.models import Bot, LLMProvider
 from bots.selectors import initial_balance_default
+from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.services import account_open, entry_post, money
 from trading.models import CloseReason
@@ -29,6 +30,15 @@ _BOT_UPDATABLE = {
     "name", "prompt", "provider", "symbols", "sandbox_enabled", "is_paused", "is_active",
     "legacy_id", "avatar",
 }
+
+
+def _bot_event(type_: str, bot: Bot, changed: list[str] | None = None) -> None:
+    """``bot_created``, ``bot_updated`` … to the bot's owner, in the change's transaction."""
+    data: dict[str, Any] = {"bot": bot.pk, "name": bot.name, "mode": bot.mode, "is_paused": bot.is_paused,
+                            "is_active": bot.is_active}
+    if changed is not None:
+        data["changed"] = sorted(changed)
+    event_append(type_, data, owner_id=bot.owner_id, bot_id=bot.pk)
 
 
 def bot_validate(*, owner: Any, provider: LLMProvider, mode: str | None = None) -> None:
@@ -71,6 +81,7 @@ def bot_create(
     with transaction.atomic():
         bot.save()
         account_open(bot=bot, deposit=bot.initial_balance)
+        _bot_event("bot_created", bot)
     return bot
 
 
@@ -89,6 +100,7 @@ def bot_update(*, bot: Bot, **changes: Any) -> Bot:
         bot_validate(owner=row.owner, provider=row.provider)
         row.full_clean()
         row.save(update_fields=[*changes, "updated_at"])
+        _bot_event("bot_updated", row, changed=list(changes))
     return row
 
 
@@ -98,6 +110,7 @@ def _paused_set(bot: Bot, paused: bool) -> Bot:
         if row.is_paused != paused:
             row.is_paused = paused
             row.save(update_fields=["is_paused", "updated_at"])
+            _bot_event("bot_paused" if paused else "bot_resumed", row)
     return row
 
 
@@ -113,9 +126,14 @@ def bot_resume(*, bot: Bot) -> Bot:
 
 
 def bots_set_paused(*, bots: QuerySet[Bot], paused: bool) -> int:
-    """Pause or resume bots in one UPDATE; turns read ``is_paused`` when they pick
-    their bots, so the change applies from the next turn without a restart."""
-    return bots.update(is_paused=paused, updated_at=timezone.now())
+    """Pause or resume each of ``bots`` (``bot_pause`` / ``bot_resume``, so each owner is
+    told); returns how many changed. Turns read ``is_paused`` when they pick their bots,
+    so the change applies from the next turn without a restart."""
+    changed = 0
+    for bot in bots.exclude(is_paused=paused).order_by("pk"):
+        _paused_set(bot, paused)
+        changed += 1
+    return changed
 
 
 def bot_clone(
@@ -169,4 +187,5 @@ def bot_reset(*, bot: Bot, now: datetime | None = None) -> Bot:
                        memo=f"reset to the initial balance {bot.initial_balance}", created_at=now)
         bot.stats_reset_at = now
         bot.save(update_fields=["stats_reset_at", "updated_at"])
+        _bot_event("bot_reset", bot)
     return bot

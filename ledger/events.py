@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, NotRequired, TypedDict
+from typing import Any, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -138,13 +138,16 @@ class BotTurnState(TypedDict):
     decision: int | None
 
 
-class BotChanged(TypedDict):
+class _BotState(TypedDict):
     bot: int
     name: str
     mode: str
     is_paused: bool
     is_active: bool
-    changed: NotRequired[list[str]]
+
+
+class BotChanged(_BotState, total=False):
+    changed: list[str]  # bot_updated: the fields that changed
 
 
 class MarketPrices(TypedDict):

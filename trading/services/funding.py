@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
+from ledger.events import event_append
 from ledger.models import Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps
@@ -93,6 +94,10 @@ def _settle(account, position: Position, amount: Decimal, funding_time: datetime
         quantity=position.quantity, margin=position.margin,
     )
     position.save(update_fields=["margin", "liquidation_price"])
+    event_append("funding_applied", {
+        "bot": position.bot_id, "position": position.pk, "symbol": position.symbol, "amount": amount,
+        "funding_time": funding_time,
+    }, bot_id=position.bot_id)
 
 
 def funding_due_apply(*, now: datetime) -> list[FundingResult]:

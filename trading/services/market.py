@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ledger.events import event_broadcast
 from trading import perps, tiers
 from trading.feeds import INTERVALS, Feed, FeedError, SymbolInfo, Ticker, get_feed
 from trading.models import Candle, Market
@@ -240,6 +241,8 @@ def market_refresh_and_trigger(*, feed: Feed | None = None, now: datetime | None
         if outcome.closed and outcome.position is not None and outcome.trade is not None
     ]
     marked = positions_mark(prices=result.prices, now=now)
+    if result.prices:  # the latest prices are state, not history: pushed, not stored
+        event_broadcast("market_prices", {"prices": dict(result.prices), "at": now})
     return {
         "symbols": symbols, "prices": result.prices, "stale": result.stale,
         "error": result.error, "closes": closes, "marked": marked,

@@ -1,0 +1,174 @@
+"""Every durable event is written by the service that makes the change, in its transaction,
+with the audience its data allows (public fields to everyone, the rest to the owner)."""
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.utils import timezone
+
+from arena.models import Turn
+from arena.turns.lease import turns_abandoned_fail
+from arena.turns.run import turn_run
+from bots.models import Decision
+from bots.services import bot_clone, bot_create, bot_pause, bot_reset, bot_resume, bot_update
+from ledger.events import EVENT_TYPES, PUBLIC_GROUP, TICKS
+from ledger.models import Event
+from tests.arena.test_turns_claims import price_markets
+from trading.feeds.simulated import SimulatedFeed
+from trading.models import Market, Position
+from trading.services import funding_apply, position_close, position_open
+from trading.services.market import market_refresh_and_trigger
+
+NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
+
+
+def emitted(*types: str) -> list[Event]:
+    return list(Event.objects.filter(type__in=types).order_by("seq"))
+
+
+def only(type_: str) -> Event:
+    [event] = emitted(type_)
+    return event
+
+
+@pytest.mark.django_db
+def test_bot_lifecycle_events_go_to_the_owner(user, provider):
+    bot = bot_create(owner=user, name="Momo", prompt="Trade", provider=provider)
+    bot_update(bot=bot, name="Momo II", prompt="Trade more")
+    bot_pause(bot=bot)
+    bot_pause(bot=bot)  # already paused: nothing changes, nothing is said
+    bot_resume(bot=bot)
+    copy = bot_clone(bot=bot, owner=user)
+
+    events = emitted("bot_created", "bot_updated", "bot_paused", "bot_resumed")
+    assert [(e.type, e.bot_id) for e in events] == [
+        ("bot_created", bot.pk), ("bot_updated", bot.pk), ("bot_paused", bot.pk), ("bot_resumed", bot.pk),
+        ("bot_created", copy.pk),
+    ]
+    assert all(e.user_id == user.pk for e in events), "bot events are the owner's"
+    assert events[1].data == {"bot": bot.pk, "name": "Momo II", "mode": "paper", "is_paused": False,
+                              "is_active": True, "changed": ["name", "prompt"]}
+    assert events[2].data["is_paused"] is True and events[3].data["is_paused"] is False
+
+
+@pytest.mark.django_db
+def test_opening_and_closing_a_position_are_public_events(bot):
+    price_markets()
+    position = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=Decimal("100"), leverage=5,
+                             stop_loss=Decimal("2900"), now=NOW).position
+    position_close(position=position.pk, reason="stop_loss", price=Decimal("2950"), now=NOW)
+
+    opened, closed = only("position_opened"), only("position_closed")
+    position.refresh_from_db()
+    assert opened.user_id is None and closed.user_id is None and opened.seq < closed.seq
+    assert opened.bot_id == closed.bot_id == bot.pk
+    assert opened.data["position"] == position.pk and opened.data["symbol"] == "ETHUSDT"
+    assert Decimal(opened.data["entry_price"]) == position.entry_price
+    assert Decimal(opened.data["margin"]) == Decimal("100") and opened.data["stop_loss"] == "2900"
+    assert closed.data["reason"] == "stop_loss" and Decimal(closed.data["pnl"]) == position.realized_pnl
+    assert closed.data["exit_price"] == "2950"
+
+
+@pytest.mark.django_db
+def test_a_refused_open_writes_no_event(bot):
+    price_markets()
+    before = Event.objects.count()  # the bot's creation
+    result = position_open(bot=bot, symbol="NOPEUSDT", side="LONG", margin=Decimal("100"), leverage=5)
+    assert result.position is None and Event.objects.count() == before
+
+
+@pytest.mark.django_db
+def test_reset_closes_with_reason_reset_and_tells_the_owner(bot):
+    price_markets()
+    position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=Decimal("100"), leverage=5, now=NOW)
+    bot_reset(bot=bot, now=NOW)
+
+    assert only("position_closed").data["reason"] == "reset"
+    reset = only("bot_reset")
+    assert reset.user_id == bot.owner_id and reset.seq > only("position_closed").seq
+
+
+@pytest.mark.django_db
+def test_funding_is_a_public_event_per_position(bot):
+    price_markets()
+    position = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=Decimal("100"), leverage=5,
+                             now=NOW - timedelta(hours=9)).position
+    Position.objects.filter(pk=position.pk).update(opened_at=NOW - timedelta(hours=9))
+
+    funding_apply(funding_time=NOW - timedelta(hours=4), rates={"ETHUSDT": Decimal("0.0001")},
+                  marks={"ETHUSDT": Decimal("3000")})
+
+    event = only("funding_applied")
+    assert event.user_id is None and event.data["position"] == position.pk
+    assert Decimal(event.data["amount"]) < 0, "a long pays a positive rate"
+
+
+@pytest.mark.django_db(transaction=True)  # the push happens after commit
+def test_prices_are_pushed_to_everyone_and_not_stored():
+    layer = get_channel_layer()
+    async_to_sync(layer.flush)()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(PUBLIC_GROUP, channel)
+    now = timezone.now()
+
+    market_refresh_and_trigger(feed=SimulatedFeed(seed="events", clock=lambda: now), now=now)
+
+    message = async_to_sync(layer.receive)(channel)["event"]
+    assert message["seq"] is None and message["type"] == "market_prices"
+    assert message["data"]["prices"]["BTCUSDT"] == format(
+        Market.objects.get(symbol="BTCUSDT").last_price.normalize(), "f")
+    assert not Event.objects.filter(type="market_prices").exists()
+    async_to_sync(layer.flush)()
+
+
+@pytest.mark.django_db
+def test_a_turn_tells_everyone_its_state_and_each_owner_their_bots_part(bot, user):
+    price_markets()
+    report = turn_run(now=timezone.now(), refresh=False)
+
+    started, finished = only("turn_started"), only("turn_finished")
+    assert started.user_id is None and finished.user_id is None
+    assert started.data["turn"] == finished.data["turn"] == report.turn.pk
+    assert finished.data["bots"]["finished"] == 1 and "error" not in finished.data
+    rows = emitted("bot_turn")
+    assert [r.data["status"] for r in rows] == ["running", "finished"]
+    assert all(r.user_id == user.pk for r in rows)
+    decision = only("decision_recorded")
+    assert decision.user_id == user.pk, "reasoning and notes are the owner's"
+    assert decision.data["decision"] == Decision.objects.get(bot=bot).pk
+    assert started.seq < rows[0].seq < decision.seq < rows[1].seq < finished.seq, "in the order it happened"
+
+
+@pytest.mark.django_db
+def test_a_turn_with_nothing_to_do_is_skipped_for_everyone(bot):
+    bot_pause(bot=bot)
+    turn_run(now=timezone.now(), refresh=False)
+    assert only("turn_skipped").data["status"] == "skipped"
+
+
+@pytest.mark.django_db
+def test_an_abandoned_turn_is_failed_for_everyone_and_its_bots_owners_told(bot, user):
+    long_ago = timezone.now() - timedelta(hours=1)
+    turn = Turn.objects.create(started_at=long_ago, heartbeat_at=long_ago, forced=True)
+    turn.bot_turns.create(bot=bot, status="running", started_at=long_ago)
+
+    turns_abandoned_fail(now=timezone.now())
+
+    failed = only("turn_failed")
+    assert failed.user_id is None and failed.data["bots"]["failed"] == 1
+    told = only("bot_turn")
+    assert told.user_id == user.pk and told.data["status"] == "failed"
+    assert "worker stopped" in told.data["reason"]
+
+
+def test_every_event_type_is_emitted_by_a_test_here():
+    """Each durable type in ``EVENT_TYPES`` has an emitting test in this module or names the
+    module that has it (balances and snapshots: tests/ledger)."""
+    source = open(__file__).read()
+    elsewhere = {"balance_changed", "snapshot_taken"}
+    for type_ in set(EVENT_TYPES) - TICKS - elsewhere:
+        assert f'"{type_}"' in source.split("def test_every_event_type")[0], type_
