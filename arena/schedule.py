@@ -28,6 +28,7 @@ def _jobs(arena: ArenaSettings) -> dict[str, tuple[str, int]]:
         "arena: snapshots": ("arena.tasks.take_snapshots", arena.snapshot_interval_seconds),
         "arena: funding": ("arena.tasks.apply_funding", FUNDING_CHECK_SECONDS),
         "arena: snapshot retention": ("arena.tasks.prune_snapshots", RETENTION_SECONDS),
+        "arena: event retention": ("arena.tasks.prune_events", RETENTION_SECONDS),
         "arena: learning summaries": ("arena.tasks.summarize", SUMMARY_CHECK_SECONDS),
     }
 

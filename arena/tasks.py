@@ -15,6 +15,7 @@ from arena.schedule import schedule_sync
 from arena.turns.run import turn_run
 from bots.models import Bot
 from bots.summaries import SummaryError, summary_create, summary_due_bots
+from ledger.events import events_prune
 from ledger.retention import snapshots_prune
 from ledger.snapshots import snapshots_take
 from trading.services.funding import funding_due_apply
@@ -51,6 +52,12 @@ def apply_funding() -> int:
 @shared_task(name="arena.tasks.prune_snapshots", soft_time_limit=1500, time_limit=1800)
 def prune_snapshots() -> int:
     return snapshots_prune(now=timezone.now())
+
+
+@shared_task(name="arena.tasks.prune_events", soft_time_limit=540, time_limit=600)
+def prune_events() -> int:
+    """Drop outbox events past their retention; a socket further behind is told to resync."""
+    return events_prune(now=timezone.now())
 
 
 @shared_task(name="arena.tasks.summarize", soft_time_limit=540, time_limit=600)

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
 from django_celery_beat.models import PeriodicTask, PeriodicTasks
 
 from arena import tasks
@@ -16,7 +18,8 @@ from arena.schedule import schedule_sync
 from arena.services import arena_settings_save
 from bots.models import Decision
 from bots.services import bot_create
-from ledger.models import Snapshot
+from ledger.events import event_append
+from ledger.models import Event, Snapshot
 from ledger.retention import snapshots_prune
 from trading.models import Market
 
@@ -26,6 +29,7 @@ JOBS = {  # name → (task, the ArenaSettings field or fixed seconds)
     "arena: snapshots": ("arena.tasks.take_snapshots", "snapshot_interval_seconds"),
     "arena: funding": ("arena.tasks.apply_funding", 60),
     "arena: snapshot retention": ("arena.tasks.prune_snapshots", 3600),
+    "arena: event retention": ("arena.tasks.prune_events", 3600),
 }
 
 
@@ -103,6 +107,14 @@ def test_the_celery_tasks_run_eagerly_and_return_their_summaries(user, provider)
     assert Snapshot.objects.filter(bot=bot).count() == 1
     assert tasks.apply_funding.delay().get() == 0  # nothing was open at the last funding time
     assert tasks.prune_snapshots.delay().get() == 0
+    written = Event.objects.count()
+    assert written > 0, "the bot, the refresh and the turns wrote events"
+    assert tasks.prune_events.delay().get() == 0, "nothing is old enough yet"
+    with transaction.atomic():  # one that has aged out
+        event_append("turn_started", {"turn": 0, "status": "running", "forced": False, "bots": {},
+                                      "started_at": "x", "finished_at": None},
+                     now=timezone.now() - timedelta(days=8))
+    assert tasks.prune_events.delay().get() == 1 and Event.objects.count() == written
 
 
 # --- 11. snapshot retention ---------------------------------------------------------------
