@@ -64,7 +64,7 @@ class Outcome:
     skipped: str = ""
 
 
-def _plain(value: Decimal) -> str:
+def _decimal_text(value: Decimal) -> str:
     """``100`` for Decimal("100.00000000"), ``62036.6`` for 62036.600000000000: for people."""
     return format(value.normalize(), "f")
 
@@ -168,8 +168,8 @@ def _execute(
             return
         p = result.position
         outcome.executed.append(
-            f"{label}: opened #{p.pk} {p.side} {p.symbol} {_plain(p.margin)} USDT x{p.leverage} "
-            f"at {_plain(p.entry_price)}"
+            f"{label}: opened #{p.pk} {p.side} {p.symbol} {_decimal_text(p.margin)} USDT x{p.leverage} "
+            f"at {_decimal_text(p.entry_price)}"
         )
         outcome.notes.extend(notes)
         return
@@ -190,7 +190,8 @@ def _execute(
             return
         trade = result.trade
         outcome.executed.append(
-            f"{label}: closed #{check.position.id} at {_plain(trade.price)}, PnL {_plain(trade.pnl)} USDT"
+            f"{label}: closed #{check.position.id} at {_decimal_text(trade.price)}, "
+            f"PnL {_decimal_text(trade.pnl)} USDT"
             + (f" ({trade.reason})" if trade.reason != CloseReason.DECISION else "")
         )
         outcome.notes.extend(f"{label}: {note}" for note in result.notes)

@@ -17,10 +17,10 @@ from trading.feeds.simulated import SimulatedFeed
 from trading.models import Candle, Market, Position
 from trading.services import position_open
 from trading.services.market import (
-    candles_for,
+    candles_fetch_and_store,
     market_refresh_and_trigger,
     markets_refresh,
-    refresh_symbols,
+    symbols_to_refresh,
 )
 
 pytestmark = pytest.mark.django_db
@@ -167,7 +167,7 @@ def test_refresh_covers_defaults_bot_symbols_and_open_positions(user, provider, 
         bot=bot, symbol="ADAUSDT", side="LONG", margin=D("100"), leverage=2, quantity=D("100"),
         entry_price=D("0.5"),
     )
-    assert refresh_symbols() == sorted([*SIX, "LINKUSDT", "ADAUSDT"])
+    assert symbols_to_refresh() == sorted([*SIX, "LINKUSDT", "ADAUSDT"])
 
 
 def _dip(feed: SimulatedFeed, start: datetime) -> tuple[datetime, perps.Bar]:
@@ -215,7 +215,7 @@ def test_open_positions_are_marked_and_untouched_stops_stay_open(feed, clock, bo
 
 def test_candles_are_stored_and_closed_ones_reused(feed, clock):
     now = T0
-    first = candles_for(feed=feed, symbol="btcusdt", interval="1m", limit=10, now=now)
+    first = candles_fetch_and_store(feed=feed, symbol="btcusdt", interval="1m", limit=10, now=now)
     assert feed.candle_limits == [10]
     expected = feed.inner.candles("BTCUSDT", "1m", 10, end=now)
     assert [(c.open_time, c.open, c.high, c.low, c.close, c.volume) for c in first] == [
@@ -223,14 +223,15 @@ def test_candles_are_stored_and_closed_ones_reused(feed, clock):
     ]
     assert Candle.objects.count() == 10
     # Same instant: everything stored is as fresh as the feed's answer.
-    assert candles_for(feed=feed, symbol="BTCUSDT", interval="1m", limit=10, now=now) == first
+    assert candles_fetch_and_store(feed=feed, symbol="BTCUSDT", interval="1m", limit=10, now=now) == first
     assert feed.candle_limits == [10]
     # Later in the same minute: only the open candle is asked for again.
-    candles_for(feed=feed, symbol="BTCUSDT", interval="1m", limit=10, now=now + timedelta(seconds=20))
+    candles_fetch_and_store(feed=feed, symbol="BTCUSDT", interval="1m", limit=10,
+                            now=now + timedelta(seconds=20))
     assert feed.candle_limits == [10, 1]
     # Five minutes on: the candle that was open, and the five new ones.
     now = T0 + timedelta(minutes=5)
-    later = candles_for(feed=feed, symbol="BTCUSDT", interval="1m", limit=10, now=now)
+    later = candles_fetch_and_store(feed=feed, symbol="BTCUSDT", interval="1m", limit=10, now=now)
     assert feed.candle_limits == [10, 1, 6]
     # Closed candles are the stored rows, unchanged (not even re-fetched).
     def facts(rows):
@@ -243,11 +244,12 @@ def test_candles_are_stored_and_closed_ones_reused(feed, clock):
 
 
 def test_a_closed_candle_is_never_rewritten(feed):
-    candles_for(feed=feed, symbol="ETHUSDT", interval="5m", limit=6, now=T0)
+    candles_fetch_and_store(feed=feed, symbol="ETHUSDT", interval="5m", limit=6, now=T0)
     final = Candle.objects.filter(symbol="ETHUSDT").order_by("open_time").first()
     final.high += 1  # a value the feed would never return
     final.save(update_fields=["high"])
-    again = candles_for(feed=feed, symbol="ETHUSDT", interval="5m", limit=12, now=T0 + timedelta(minutes=15))
+    again = candles_fetch_and_store(feed=feed, symbol="ETHUSDT", interval="5m", limit=12,
+                                    now=T0 + timedelta(minutes=15))
     assert feed.candle_limits == [6, 12]  # the six older ones were missing, so asked for
     assert Candle.objects.get(pk=final.pk).high == final.high
     assert [c.open_time for c in again] == sorted({c.open_time for c in again})
@@ -257,7 +259,7 @@ def test_a_closed_candle_is_never_rewritten(feed):
 def test_candles_for_refuses_bad_requests(feed):
     for interval, limit in (("2h", 5), ("1h", 0), ("1h", 5_000)):
         with pytest.raises(ValueError):
-            candles_for(feed=feed, symbol="BTCUSDT", interval=interval, limit=limit, now=T0)
+            candles_fetch_and_store(feed=feed, symbol="BTCUSDT", interval=interval, limit=limit, now=T0)
 
 
 def test_the_command_prints_a_table(db):

@@ -4,10 +4,10 @@ from __future__ import annotations
 from trading.services.funding import FundingResult, funding_apply, funding_due_apply
 from trading.services.market import (
     RefreshResult,
-    candles_for,
+    candles_fetch_and_store,
     market_refresh_and_trigger,
     markets_refresh,
-    refresh_symbols,
+    symbols_to_refresh,
 )
 from trading.services.marks import positions_mark, triggers_check
 from trading.services.positions import (
@@ -21,7 +21,7 @@ from trading.services.positions import (
 
 __all__ = [
     "CloseResult", "FundingResult", "OpenResult", "PositionError", "RefreshResult",
-    "candles_for", "funding_apply", "funding_due_apply", "liquidation_price_for",
+    "candles_fetch_and_store", "funding_apply", "funding_due_apply", "liquidation_price_for",
     "market_refresh_and_trigger", "markets_refresh", "position_close", "position_open",
-    "positions_mark", "refresh_symbols", "triggers_check",
+    "positions_mark", "symbols_to_refresh", "triggers_check",
 ]

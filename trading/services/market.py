@@ -171,7 +171,7 @@ def _closed_when_fetched(candle: Candle, step: timedelta) -> bool:
     return candle.open_time + step <= candle.fetched_at
 
 
-def candles_for(
+def candles_fetch_and_store(
     *, feed: Feed, symbol: str, interval: str, limit: int, now: datetime
 ) -> list[Candle]:
     """The newest ``limit`` candles of ``symbol`` up to ``now``, oldest first.
@@ -211,9 +211,6 @@ def candles_for(
     newest = candles.filter(open_time__lte=current_open).order_by("-open_time")[:limit]
     return list(reversed(newest))
 
-
-# The old name of the read, still imported from trading.services.
-refresh_symbols = symbols_to_refresh
 
 
 def market_refresh_and_trigger(*, feed: Feed | None = None, now: datetime | None = None) -> dict[str, Any]:

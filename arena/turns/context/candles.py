@@ -10,7 +10,7 @@ from typing import Any
 from bots.tools import INDICATOR_CANDLES, INTERVALS
 from trading import indicators
 from trading.feeds import FeedError, get_feed
-from trading.services import candles_for
+from trading.services import candles_fetch_and_store
 
 # Hourly candles behind each market's indicators: as many as the indicators tool
 # reads, so the prompt and the tool agree.
@@ -44,8 +44,8 @@ class CandleCache:
             if self.feed is None:
                 self.feed = get_feed()
             try:
-                self.rows[key] = candles_for(feed=self.feed, symbol=symbol, interval=interval, limit=limit,
-                                             now=self.now)
+                self.rows[key] = candles_fetch_and_store(
+                    feed=self.feed, symbol=symbol, interval=interval, limit=limit, now=self.now)
             except FeedError as exc:
                 self.errors[symbol] = str(exc)
                 self.rows[key] = []
