@@ -7,6 +7,7 @@ variable (see ``arena/env.py``).
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -280,6 +281,11 @@ if ARENA_FEED_BASE_URL and not ARENA_FEED_BASE_URL.startswith(("https://", "http
 # A turn holds each of its bots for this long and renews the hold while it is alive,
 # so the bots of a worker that died mid-turn trade again at the next turn after it.
 ARENA_TURN_LEASE_SECONDS = env_int("ARENA_TURN_LEASE_SECONDS", 60, minimum=3)
+# Every exchange order id this installation derives starts with this (so two arenas
+# sharing an exchange account never take each other's orders): 1-8 letters or digits.
+ARENA_ORDER_PREFIX = env_str("ARENA_ORDER_PREFIX", "arena")
+if not re.fullmatch(r"[A-Za-z0-9]{1,8}", ARENA_ORDER_PREFIX):
+    raise ImproperlyConfigured(f"ARENA_ORDER_PREFIX={ARENA_ORDER_PREFIX!r} must be 1-8 letters or digits.")
 # Every socket on /ws/arena/ gets a heartbeat event this often, so a browser can tell a
 # live stream from a dead one (and the consumer renews its channel-layer groups).
 ARENA_WS_HEARTBEAT_SECONDS = env_int("ARENA_WS_HEARTBEAT_SECONDS", 25, minimum=1)

@@ -241,6 +241,10 @@ class Trade(models.Model):
     executed_at = models.DateTimeField(default=timezone.now)
     legacy_id = models.CharField(max_length=64, null=True, blank=True)
     exchange_order_id = models.CharField(max_length=64, null=True, blank=True)
+    # The order's id as the engine derived it (trading.brokers): a fill is recorded once per
+    # id, so a retried or redelivered task finds its trade instead of writing another.
+    # Null for imported legacy trades, which had none.
+    client_order_id = models.CharField(max_length=36, unique=True, null=True, blank=True, editable=False)
 
     class Meta:
         constraints = [

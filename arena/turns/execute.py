@@ -161,6 +161,7 @@ def _execute(
         result = position_open(
             bot=bot, symbol=action.symbol, side=action.action, margin=action.margin, leverage=leverage,
             stop_loss=action.stop_loss, take_profit=action.take_profit, decision=decision, now=now,
+            action_index=index,
         )
         notes = [f"{label}: {note}" for note in result.notes]
         if result.position is None:
@@ -184,7 +185,7 @@ def _execute(
             outcome.rejected.extend(f"{label}: {note}" for note in check.notes)
             return
         result = position_close(position=check.position.id, reason=CloseReason.DECISION, decision=decision,
-                                now=now)
+                                now=now, action_index=index)
         if not result.closed:
             outcome.rejected.extend(f"{label}: {note}" for note in result.notes)
             return

@@ -6,18 +6,22 @@ never deadlock — and moves money only through ``ledger.services.entries_post``
 """
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from django.conf import settings as django_settings
 from django.db import transaction
 from django.utils import timezone
 
 from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.services import Posting, entries_post, money
-from trading import perps, risk, tiers
+from trading import brokers, perps, risk, tiers
+from trading.brokers import Broker
+from trading.brokers.paper import PaperBroker
 from trading.models import CloseReason, Cooldown, Market, Position, Trade
 from trading.selectors import market_view, portfolio_view, risk_settings
 
@@ -41,6 +45,17 @@ class CloseResult:
     @property
     def closed(self) -> bool:
         return self.trade is not None
+
+
+def paper_broker(settings: risk.RiskSettings) -> PaperBroker:
+    return PaperBroker(slippage_bps=settings.slippage_bps, taker_fee_rate=settings.taker_fee_rate)
+
+
+def _open_order_id(decision: Any, action_index: int) -> str:
+    if decision is not None:
+        return brokers.order_id_for_decision(decision_id=decision.pk, index=action_index)
+    # Asked for directly (a script, the admin): no earlier attempt to be recognised by.
+    return brokers.order_id_check(f"{django_settings.ARENA_ORDER_PREFIX}-m{uuid.uuid4().hex[:24]}")
 
 
 def _lock_account(bot_id: int) -> Account:
@@ -67,8 +82,15 @@ def position_open(
     take_profit: Decimal | None = None,
     decision: Any = None,
     now: datetime | None = None,
+    action_index: int = 1,
+    broker: Broker | None = None,
 ) -> OpenResult:
-    """Open a position if the risk rules allow it; every adjustment or refusal is a note."""
+    """Open a position if the risk rules allow it; every adjustment or refusal is a note.
+
+    Plan (the pure risk rules), place (``broker``, the paper broker by default), record.
+    The order's client id is derived from ``decision`` and ``action_index``: an order
+    already recorded under it is returned, not opened again.
+    """
     now = now or timezone.now()
     symbol = symbol.upper()
     if getattr(bot, "mode", "paper") != "paper":
@@ -87,53 +109,74 @@ def position_open(
             return OpenResult(None, [f"{symbol}: unknown symbol or no price yet; nothing opened"])
         portfolio = portfolio_view(bot_id=bot.pk, available_balance=account.balance, now=now)
         check = risk.check_open(request, portfolio, market, settings, now)
+        order_id = _open_order_id(decision, action_index)
+        recorded = Trade.objects.filter(client_order_id=order_id).select_related("position").first()
+        if recorded is not None:  # a retry of an order already filled and recorded
+            return OpenResult(recorded.position, [f"order {order_id} was already recorded"])
         plan = check.approved
         if plan is None:
             return OpenResult(None, list(check.notes))
+        fill = (broker or paper_broker(settings)).place(brokers.Order(
+            client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
+            quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
+        ))
+        if not fill.filled:
+            return OpenResult(None, [*check.notes, f"{symbol}: the order was {fill.status}: {fill.reason}"])
+        # The paper broker fills at the planned price; any other venue's price moves the
+        # liquidation price with it.
+        liquidation = plan.liquidation_price if fill.price == plan.fill_price else liquidation_price_for(
+            symbol=symbol, side=side, entry_price=fill.price, quantity=fill.quantity, margin=plan.margin)
+        fee = perps.round_money(fill.fee, ROUND_DOWN)  # as planned: margin + fee fits the balance
         position = Position.objects.create(
             bot_id=bot.pk, symbol=symbol, side=side, margin=plan.margin, leverage=plan.leverage,
-            quantity=plan.quantity, entry_price=plan.fill_price,
-            liquidation_price=plan.liquidation_price, stop_loss=plan.stop_loss,
-            take_profit=plan.take_profit, mark_price=plan.fill_price, marked_at=now,
+            quantity=fill.quantity, entry_price=fill.price,
+            liquidation_price=liquidation, stop_loss=plan.stop_loss,
+            take_profit=plan.take_profit, mark_price=fill.price, marked_at=now,
             opened_at=now, opening_decision=decision,
         )
         trade = Trade.objects.create(
             bot_id=bot.pk, position=position, decision=decision, kind=Trade.Kind.OPEN, side=side,
-            symbol=symbol, price=plan.fill_price, quantity=plan.quantity, margin=plan.margin,
-            leverage=plan.leverage, fee=money(plan.fee), executed_at=now,
+            symbol=symbol, price=fill.price, quantity=fill.quantity, margin=plan.margin,
+            leverage=plan.leverage, fee=fee, executed_at=now, client_order_id=order_id,
+            exchange_order_id=fill.exchange_order_id,
         )
         memo = f"{side} {symbol} x{plan.leverage}"
         postings = [Posting(Entry.Kind.MARGIN_LOCK, -plan.margin, position, trade, memo=memo)]
-        if money(plan.fee) > 0:
-            postings.append(Posting(Entry.Kind.FEE, -plan.fee, position, trade, memo=f"open fee {memo}"))
+        if fee > 0:
+            postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=f"open fee {memo}"))
         entries_post(account=account, postings=postings, created_at=now, locked=True)
         event_append("position_opened", {
             "bot": bot.pk, "position": position.pk, "trade": trade.pk, "symbol": symbol, "side": side,
-            "margin": plan.margin, "leverage": plan.leverage, "quantity": plan.quantity,
-            "entry_price": plan.fill_price, "liquidation_price": plan.liquidation_price,
+            "margin": plan.margin, "leverage": plan.leverage, "quantity": fill.quantity,
+            "entry_price": fill.price, "liquidation_price": liquidation,
             "stop_loss": plan.stop_loss, "take_profit": plan.take_profit, "fee": trade.fee,
             "decision": trade.decision_id, "opened_at": now,
         }, bot_id=bot.pk, now=now)
     return OpenResult(position, list(check.notes))
 
 
-def _exit_price(
-    position: Position, price: Decimal | None, settings: risk.RiskSettings
-) -> tuple[Decimal, list[str]]:
-    """The fill price of a close: a trigger's own price, else the market's with slippage."""
+def _exit_fill(
+    position: Position, price: Decimal | None, order_id: str, broker: Broker
+) -> tuple[Decimal, str | None, list[str]]:
+    """The fill price (and the venue's order id) of a close: a trigger's own price (a paper
+    stop fills at its level), else a reduce-only market order through the broker."""
     if price is not None:
-        return price, []
+        return price, None, []
     market = Market.objects.filter(symbol=position.symbol).first()
     if market is None or market.last_price is None:
         raise PositionError(f"{position.symbol}: no market price to close position {position.pk} at")
     notes = []
     if market.is_stale:
         notes.append(f"{position.symbol}: closed at the last known price (the feed is stale)")
-    fill = perps.fill_price(
-        market.last_price, position.side, opening=False,
-        slippage_bps=settings.slippage_bps, tick_size=market.tick_size,
-    )
-    return fill, notes
+    fill = broker.place(brokers.Order(
+        client_order_id=order_id, symbol=position.symbol, reduce_only=True, quantity=position.quantity,
+        side=brokers.SELL if position.side == perps.LONG else brokers.BUY, price=market.last_price,
+        tick_size=market.tick_size,
+    ))
+    if not fill.filled or fill.quantity != position.quantity:
+        raise PositionError(
+            f"{position.symbol}: closing position {position.pk} was {fill.status}: {fill.reason}")
+    return fill.price, fill.exchange_order_id, notes
 
 
 def position_close(
@@ -143,8 +186,13 @@ def position_close(
     price: Decimal | None = None,
     decision: Any = None,
     now: datetime | None = None,
+    action_index: int = 1,
+    broker: Broker | None = None,
 ) -> CloseResult:
     """Close an open position once: a second close of the same position is a clean refusal.
+
+    The order's client id comes from ``decision`` and ``action_index``, or, without a
+    decision, from the position and ``reason``; ``broker`` defaults to the paper broker.
 
     ``price`` is the fill for triggers (stop-loss, take-profit, liquidation);
     otherwise the market price with slippage against the trader. A loss can
@@ -158,9 +206,16 @@ def position_close(
     with transaction.atomic(savepoint=False):
         account = _lock_account_of(position_id)
         locked = Position.objects.select_for_update().get(pk=position_id)
+        order_id = (
+            brokers.order_id_for_decision(decision_id=decision.pk, index=action_index) if decision is not None
+            else brokers.order_id_for_close(position_id=position_id, reason=reason)
+        )
+        recorded = Trade.objects.filter(client_order_id=order_id).first()
+        if recorded is not None:  # a retry of a close already filled and recorded
+            return CloseResult(locked, recorded, [f"order {order_id} was already recorded"])
         if locked.status != Position.Status.OPEN:
             return CloseResult(locked, None, [f"position {position_id} is already closed"])
-        fill, notes = _exit_price(locked, price, settings)
+        fill, venue_id, notes = _exit_fill(locked, price, order_id, broker or paper_broker(settings))
         gross = money(perps.unrealized_pnl(locked.side, locked.entry_price, fill, locked.quantity))
         fee = money(perps.fee(perps.notional(fill, locked.quantity), settings.taker_fee_rate))
         if reason == CloseReason.LIQUIDATION or locked.margin + gross - fee <= 0:
@@ -169,7 +224,8 @@ def position_close(
                     f"the loss at {fill} would exceed the margin: liquidated, losing the margin"
                 )
             reason, gross, fee = CloseReason.LIQUIDATION, -locked.margin, Decimal("0")
-        trade = _write_close(account, locked, reason, fill, gross, fee, decision, now)
+        trade = _write_close(account, locked, reason, fill, gross, fee, decision, now,
+                             order_ids=(order_id, venue_id))
         if settings.cooldown_minutes:
             Cooldown.objects.bulk_create(  # one upsert on (bot, symbol)
                 [Cooldown(bot_id=locked.bot_id, symbol=locked.symbol, until=settings.cooldown_until(now))],
@@ -180,14 +236,14 @@ def position_close(
 
 def _write_close(
     account: Account, position: Position, reason: str, fill: Decimal, gross: Decimal,
-    fee: Decimal, decision: Any, now: datetime,
+    fee: Decimal, decision: Any, now: datetime, order_ids: tuple[str, str | None],
 ) -> Trade:
     net = gross - fee
     trade = Trade.objects.create(
         bot_id=position.bot_id, position=position, decision=decision, kind=Trade.Kind.CLOSE,
         side=position.side, symbol=position.symbol, price=fill, quantity=position.quantity,
         margin=position.margin, leverage=position.leverage, fee=fee, pnl=net, reason=reason,
-        executed_at=now,
+        executed_at=now, client_order_id=order_ids[0], exchange_order_id=order_ids[1],
     )
     memo = f"close {position.side} {position.symbol} ({reason})"
     postings = [Posting(Entry.Kind.MARGIN_RELEASE, position.margin, position, trade, memo=memo)]
