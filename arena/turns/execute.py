@@ -1,13 +1,17 @@
-"""Recording one bot's answer in a turn and executing it, all or nothing.
+"""Recording one bot's answer in a turn, then executing it action by action.
 
-Runs after the model call, never around it: one ``transaction.atomic()`` locks
-the bot's account, writes the Decision, and hands each valid action to the
-engine's services (which nest as savepoints and take their locks in the same
-order). A Decision for the same bot and turn already recorded (a redelivered
-task, a second worker) makes the whole transaction a no-op.
+Runs after the model call, never around it. One small transaction locks the bot's
+account, checks the turn still holds the bot and writes the Decision; a Decision for
+the same bot and turn already recorded (a redelivered task, a second worker) makes it a
+no-op. Then each action goes to the engine (``trading.services``): planned by the risk
+rules, placed through the bot's broker outside any transaction, recorded in its own
+transaction once per client order id (derived from the decision and the action's
+index). A failing action stops the rest; what was filled before it stands, and the
+decision says what happened. Last, the decision's notes and its event are written.
 """
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,6 +28,8 @@ from trading import risk
 from trading.models import CloseReason
 from trading.selectors import portfolio_view
 from trading.services import position_close, position_open
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -100,25 +106,41 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
                 bot=bot, turn=turn, created_at=now, notes=list(call.notes), success=call.ok,
                 error=call.error.replace("\x00", ""), **_decision_fields(call),
             )
-            for index, action in enumerate(call.actions, start=1):
-                _execute(bot, decision, index, action, now, outcome)
-            decision.notes = [*call.notes, *outcome.executed, *outcome.rejected, *outcome.notes]
-            decision.save(update_fields=["notes"])
-            _decision_event(bot, decision, outcome, now)
     except IntegrityError:
         if Decision.objects.filter(bot=bot, turn=turn).exists():
             outcome.skipped = "already decided in this turn"
             return outcome
         raise
     outcome.decision_id = decision.pk
+    # Each action is planned, placed and recorded by the engine in its own transaction
+    # (an order an exchange filled stays recorded whatever a later action does).
+    failure = ""
+    for index, action in enumerate(call.actions, start=1):
+        try:
+            _execute(bot, decision, index, action, now, outcome)
+        except Exception as exc:  # this bot's data or a bug: kept on the decision, the turn goes on
+            log.exception("decision %s: action %s failed", decision.pk, index)
+            failure = f"execution failed: {type(exc).__name__}: {exc}"
+            outcome.rejected.append(f"decision {index} ({action.action}): {failure}; the actions after it "
+                                    "were not executed, the ones before it stand")
+            break
+    with transaction.atomic():
+        decision.notes = [*call.notes, *outcome.executed, *outcome.rejected, *outcome.notes]
+        fields = ["notes"]
+        if failure:
+            outcome.error = decision.error = failure[:5000]
+            decision.success = False
+            fields += ["error", "success"]
+        decision.save(update_fields=fields)
+        _decision_event(bot, decision, outcome, now)
     return outcome
 
 
 def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: datetime, error: str) -> int | None:
-    """Keep what the model answered when executing it failed (the execution itself was
-    rolled back whole): a failed Decision with the reply, the parsed actions and the
-    error, so the owner sees it and nothing the model said is lost. None if the bot
-    already has a decision in this turn."""
+    """Keep what the model answered when it could not be executed at all (the decision
+    itself could not be written, or preparing the prompt failed): a failed Decision with
+    the reply, the parsed actions and the error, so the owner sees it and nothing the
+    model said is lost. None if the bot already has a decision in this turn."""
     notes = [*call.notes, f"nothing was executed: {error}"]
     try:
         with transaction.atomic():

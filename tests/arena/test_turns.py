@@ -329,48 +329,50 @@ def test_messy_and_hostile_replies_execute_only_valid_actions_and_note_the_rest(
     assert "ledger clean" in audit_clean()
 
 
-# --- per-bot atomicity ---------------------------------------------------------------------
+# --- per-action recording --------------------------------------------------------------------
 
 
 @pytest.mark.django_db
-def test_a_bot_whose_execution_fails_half_way_leaves_nothing_behind(user, fake, monkeypatch):
+def test_a_bot_whose_second_action_fails_keeps_its_first_and_says_so(user, fake, monkeypatch):
     refresh()
     fake.script("fine", Reply(text=decisions({"action": "LONG", "symbol": "ETHUSDT", "size": 100,
                                               "leverage": 2})))
     fake.script("doomed", Reply(text=decisions(
         {"action": "LONG", "symbol": "BTCUSDT", "size": 100, "leverage": 2},
-        {"action": "CLOSE", "symbol": "BTCUSDT"})))
+        {"action": "CLOSE", "symbol": "BTCUSDT"},
+        {"action": "SHORT", "symbol": "SOLUSDT", "size": 100, "leverage": 2})))
     fake.script("after", Reply(text=decisions({"action": "SHORT", "symbol": "SOLUSDT", "size": 100,
                                                "leverage": 2})))
     fine = openai_bot(owner=user, fake=fake, model="fine")
     doomed = openai_bot(owner=user, fake=fake, model="doomed")
     after = openai_bot(owner=user, fake=fake, model="after")
-    entries = list(Entry.objects.filter(account__bot=doomed).values_list("id", flat=True))
 
-    def broken_close(**kwargs):  # the open went through; the close's write fails
+    def broken_close(**kwargs):  # the open was filled and recorded; the close fails
         raise RuntimeError("disk full")
 
     monkeypatch.setattr("arena.turns.execute.position_close", broken_close)
     report = turn_run(now=NOW)
 
-    # The failure is recorded where the operator sees it, and the other bots trade;
-    # of the failing bot nothing at all is written, not even its open.
+    # The failure is recorded where the owner sees it, and the other bots trade.
     failure = next(o for o in report.outcomes if o.bot_id == doomed.pk)
     assert failure.error == "execution failed: RuntimeError: disk full"
     assert "disk full" in report.turn.error and report.turn.status == "finished"
     for ok in (fine, after):
         assert Decision.objects.filter(bot=ok).count() == 1 and Position.objects.filter(bot=ok).exists()
-    # What the model answered is kept as a failed decision; nothing of its execution is.
     kept = Decision.objects.get(bot=doomed)
     assert failure.decision_id == kept.pk and not kept.success
     assert kept.error == "execution failed: RuntimeError: disk full"
-    assert "BTCUSDT" in kept.raw_response and [a["action"] for a in kept.actions] == ["LONG", "CLOSE"]
+    assert [a["action"] for a in kept.actions] == ["LONG", "CLOSE", "SHORT"]
+    assert any(n.startswith("decision 1 (LONG BTCUSDT): opened") for n in kept.notes)
+    assert any("decision 2 (CLOSE): execution failed: RuntimeError: disk full" in n and "before it stand" in n
+               for n in kept.notes)
     assert BotTurn.objects.get(turn=report.turn, bot=doomed).status == "failed"
-    assert not Position.objects.filter(bot=doomed).exists()
-    assert not Trade.objects.filter(bot=doomed).exists()
-    assert list(Entry.objects.filter(account__bot=doomed).values_list("id", flat=True)) == entries
+    # The open that was filled stands (an exchange would hold it); nothing after the failure ran.
+    [position] = Position.objects.filter(bot=doomed)
+    assert (position.symbol, position.status) == ("BTCUSDT", "open")
+    assert Trade.objects.filter(bot=doomed).count() == 1
     doomed.account.refresh_from_db()
-    assert doomed.account.balance == Decimal("10000")
+    assert doomed.account.balance < Decimal("9900")
     for bot in (fine, doomed, after):
         bot.refresh_from_db()
         assert bot.turn_claimed_until is None, "claims are released even when the turn fails"

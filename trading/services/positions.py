@@ -58,6 +58,10 @@ def _open_order_id(decision: Any, action_index: int) -> str:
     return brokers.order_id_check(f"{django_settings.ARENA_ORDER_PREFIX}-m{uuid.uuid4().hex[:24]}")
 
 
+def _recorded(order_id: str) -> Trade | None:
+    return Trade.objects.filter(client_order_id=order_id).select_related("position").first()
+
+
 def _lock_account(bot_id: int) -> Account:
     return Account.objects.select_for_update().get(bot_id=bot_id)
 
@@ -101,27 +105,41 @@ def position_open(
         stop_loss=stop_loss, take_profit=take_profit,
     )
     settings = risk_settings()
-    # No savepoint when nested (a turn's per-bot transaction): it is all or nothing anyway.
-    with transaction.atomic(savepoint=False):
+    order_id = _open_order_id(decision, action_index)
+    # 1. Plan: the pure risk rules on what the database says now (no lock held).
+    recorded = _recorded(order_id)
+    if recorded is not None:  # a retry of an order already filled and recorded
+        return OpenResult(recorded.position, [f"order {order_id} was already recorded"])
+    market = market_view(symbol)
+    if market is None:
+        return OpenResult(None, [f"{symbol}: unknown symbol or no price yet; nothing opened"])
+    balance = Account.objects.values_list("balance", flat=True).get(bot_id=bot.pk)
+    check = risk.check_open(request, portfolio_view(bot_id=bot.pk, available_balance=balance, now=now),
+                            market, settings, now)
+    plan = check.approved
+    if plan is None:
+        return OpenResult(None, list(check.notes))
+    # 2. Place: the broker, outside any transaction of ours (an exchange is a network call).
+    fill = (broker or paper_broker(settings)).place(brokers.Order(
+        client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
+        quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
+    ))
+    if not fill.filled:
+        return OpenResult(None, [*check.notes, f"{symbol}: the order was {fill.status}: {fill.reason}"])
+    # 3. Record: one transaction, the account locked, once per client order id.
+    with transaction.atomic():
         account = _lock_account(bot.pk)
-        market = market_view(symbol)
-        if market is None:
-            return OpenResult(None, [f"{symbol}: unknown symbol or no price yet; nothing opened"])
-        portfolio = portfolio_view(bot_id=bot.pk, available_balance=account.balance, now=now)
-        check = risk.check_open(request, portfolio, market, settings, now)
-        order_id = _open_order_id(decision, action_index)
-        recorded = Trade.objects.filter(client_order_id=order_id).select_related("position").first()
-        if recorded is not None:  # a retry of an order already filled and recorded
+        recorded = _recorded(order_id)
+        if recorded is not None:  # another worker recorded this very order meanwhile
             return OpenResult(recorded.position, [f"order {order_id} was already recorded"])
-        plan = check.approved
-        if plan is None:
-            return OpenResult(None, list(check.notes))
-        fill = (broker or paper_broker(settings)).place(brokers.Order(
-            client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
-            quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
-        ))
-        if not fill.filled:
-            return OpenResult(None, [*check.notes, f"{symbol}: the order was {fill.status}: {fill.reason}"])
+        # The rules again, against the locked account: what changed since the plan decides.
+        again = risk.check_open(
+            request, portfolio_view(bot_id=bot.pk, available_balance=account.balance, now=now),
+            market, settings, now)
+        if again.approved is None or (again.approved.margin, again.approved.leverage) != (
+                plan.margin, plan.leverage):
+            return OpenResult(None, [*again.notes, f"{symbol}: the account changed while the order was "
+                                     "placed; nothing opened"])
         # The paper broker fills at the planned price; any other venue's price moves the
         # liquidation price with it.
         liquidation = plan.liquidation_price if fill.price == plan.fill_price else liquidation_price_for(
@@ -156,12 +174,13 @@ def position_open(
 
 
 def _exit_fill(
-    position: Position, price: Decimal | None, order_id: str, broker: Broker
-) -> tuple[Decimal, str | None, list[str]]:
-    """The fill price (and the venue's order id) of a close: a trigger's own price (a paper
-    stop fills at its level), else a reduce-only market order through the broker."""
+    position: Position, price: Decimal | None, order_id: str, broker: Broker, settings: risk.RiskSettings
+) -> tuple[Decimal, Decimal, str | None, list[str]]:
+    """The fill of a close (price, fee, the venue's order id): a trigger's own price (a paper
+    stop fills at its level, with the taker fee), else a reduce-only market order placed
+    through the broker."""
     if price is not None:
-        return price, None, []
+        return price, perps.fee(perps.notional(price, position.quantity), settings.taker_fee_rate), None, []
     market = Market.objects.filter(symbol=position.symbol).first()
     if market is None or market.last_price is None:
         raise PositionError(f"{position.symbol}: no market price to close position {position.pk} at")
@@ -176,7 +195,7 @@ def _exit_fill(
     if not fill.filled or fill.quantity != position.quantity:
         raise PositionError(
             f"{position.symbol}: closing position {position.pk} was {fill.status}: {fill.reason}")
-    return fill.price, fill.exchange_order_id, notes
+    return fill.price, fill.fee, fill.exchange_order_id, notes
 
 
 def position_close(
@@ -203,21 +222,33 @@ def position_close(
     now = now or timezone.now()
     settings = risk_settings()
     position_id = position.pk if isinstance(position, Position) else position
-    with transaction.atomic(savepoint=False):
+    order_id = (
+        brokers.order_id_for_decision(decision_id=decision.pk, index=action_index) if decision is not None
+        else brokers.order_id_for_close(position_id=position_id, reason=reason)
+    )
+    # Plan: what the database says now (no lock held).
+    recorded = _recorded(order_id)
+    if recorded is not None:  # a retry of a close already filled and recorded
+        return CloseResult(recorded.position, recorded, [f"order {order_id} was already recorded"])
+    current = Position.objects.filter(pk=position_id).first()
+    if current is None:
+        raise PositionError(f"there is no position {position_id}")
+    if current.status != Position.Status.OPEN:
+        return CloseResult(current, None, [f"position {position_id} is already closed"])
+    # Place: outside any transaction of ours.
+    fill, venue_fee, venue_id, notes = _exit_fill(current, price, order_id, broker or paper_broker(settings),
+                                                  settings)
+    # Record: the account and the position locked, once per client order id and per position.
+    with transaction.atomic():
         account = _lock_account_of(position_id)
         locked = Position.objects.select_for_update().get(pk=position_id)
-        order_id = (
-            brokers.order_id_for_decision(decision_id=decision.pk, index=action_index) if decision is not None
-            else brokers.order_id_for_close(position_id=position_id, reason=reason)
-        )
-        recorded = Trade.objects.filter(client_order_id=order_id).first()
-        if recorded is not None:  # a retry of a close already filled and recorded
+        recorded = _recorded(order_id)
+        if recorded is not None:  # another worker recorded this very order meanwhile
             return CloseResult(locked, recorded, [f"order {order_id} was already recorded"])
         if locked.status != Position.Status.OPEN:
             return CloseResult(locked, None, [f"position {position_id} is already closed"])
-        fill, venue_id, notes = _exit_fill(locked, price, order_id, broker or paper_broker(settings))
         gross = money(perps.unrealized_pnl(locked.side, locked.entry_price, fill, locked.quantity))
-        fee = money(perps.fee(perps.notional(fill, locked.quantity), settings.taker_fee_rate))
+        fee = money(venue_fee)
         if reason == CloseReason.LIQUIDATION or locked.margin + gross - fee <= 0:
             if reason != CloseReason.LIQUIDATION:
                 notes.append(
