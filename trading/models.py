@@ -132,6 +132,10 @@ class Position(models.Model):
     liquidation_price = models.DecimalField(**PRICE, null=True, blank=True)
     stop_loss = models.DecimalField(**PRICE, null=True, blank=True)
     take_profit = models.DecimalField(**PRICE, null=True, blank=True)
+    # The venue's ids of the stop-loss / take-profit orders it holds beside the position
+    # (real positions; paper stops are the engine's own), cancelled when it closes.
+    stop_loss_order_id = models.CharField(max_length=64, blank=True, editable=False)
+    take_profit_order_id = models.CharField(max_length=64, blank=True, editable=False)
     # Mark to market, refreshed with prices.
     mark_price = models.DecimalField(**PRICE, null=True, blank=True)
     unrealized_pnl = models.DecimalField(**MONEY, default=0)

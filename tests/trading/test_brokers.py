@@ -26,9 +26,11 @@ from trading.brokers import (
     Fill,
     Order,
     OrderIdError,
+    Protection,
     order_id_check,
     order_id_for_close,
     order_id_for_decision,
+    protection_order_id,
 )
 from trading.brokers.paper import PaperBroker
 from trading.models import Position, Trade
@@ -122,6 +124,7 @@ class Venue:
     answer: str = FILLED
     price: Decimal = D("3010.5")
     sent: list[Order] = field(default_factory=list)
+    cancelled: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
     name: str = "venue"
 
     def place(self, order: Order) -> Fill:
@@ -134,11 +137,20 @@ class Venue:
     def lookup(self, client_order_id: str) -> Fill | None:
         return None
 
+    def protect(self, *, entry: Order, stop_loss, take_profit) -> tuple[Protection, ...]:
+        levels = (("stop_loss", stop_loss), ("take_profit", take_profit))
+        return tuple(Protection(kind, level, protection_order_id(entry.client_order_id, kind), f"{kind}-{n}")
+                     for n, (kind, level) in enumerate(levels) if level is not None)
+
+    def unprotect(self, *, symbol: str, exchange_order_ids: tuple[str, ...]) -> None:
+        self.cancelled.append((symbol, exchange_order_ids))
+
 
 @pytest.mark.django_db
 def test_the_engine_records_what_the_broker_filled(bot, markets):
     venue = Venue()
-    result = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5, broker=venue)
+    result = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5,
+                           stop_loss=D("2900"), take_profit=D("3300"), broker=venue)
 
     [sent] = venue.sent
     assert (sent.side, sent.symbol, sent.reduce_only, sent.price) == (BUY, "ETHUSDT", False, D("3000"))
@@ -152,6 +164,18 @@ def test_the_engine_records_what_the_broker_filled(bot, markets):
     assert venue.sent[-1].side == SELL and venue.sent[-1].reduce_only
     assert venue.sent[-1].client_order_id == f"arena-p{result.position.pk}-man"
     assert closed.trade.price == D("3100") and closed.trade.exchange_order_id == "8389766"
+    position = Position.objects.get(pk=result.position.pk)
+    assert (position.stop_loss_order_id, position.take_profit_order_id) == ("stop_loss-0", "take_profit-1")
+    assert venue.cancelled == [("ETHUSDT", ("stop_loss-0", "take_profit-1"))], "no orphaned protection"
+
+
+def test_protection_orders_get_ids_beside_their_entry_and_paper_needs_none():
+    assert protection_order_id("arena-d7-1", "stop_loss") == "arena-d7-1:sl"
+    assert protection_order_id("arena-d7-1", "take_profit") == "arena-d7-1:tp"
+    paper = PaperBroker(slippage_bps=D("1"), taker_fee_rate=D("0.0005"))
+    assert paper.protect(entry=order(), stop_loss=D("90"), take_profit=D("120")) == ()
+    with pytest.raises(ValueError, match="no venue orders"):
+        paper.unprotect(symbol="SOLUSDT", exchange_order_ids=("1",))
 
 
 @pytest.mark.django_db

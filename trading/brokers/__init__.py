@@ -74,6 +74,16 @@ class Fill:
         return self.status in (FILLED, PARTIAL) and self.quantity > 0 and self.price is not None
 
 
+@dataclass(frozen=True)
+class Protection:
+    """A stop-loss or take-profit order a venue holds beside a position."""
+
+    kind: str  # stop_loss or take_profit
+    trigger_price: Decimal
+    client_order_id: str
+    exchange_order_id: str | None = None
+
+
 class Broker(Protocol):
     name: str
 
@@ -84,6 +94,21 @@ class Broker(Protocol):
     def lookup(self, client_order_id: str) -> Fill | None:
         """What became of an order sent earlier, or None if the venue never got it."""
         ...
+
+    def protect(self, *, entry: Order, stop_loss: Decimal | None,
+                take_profit: Decimal | None) -> tuple[Protection, ...]:
+        """After ``entry`` filled: the stop-loss / take-profit orders placed beside it
+        (none where the engine itself watches the prices, as on paper)."""
+        ...
+
+    def unprotect(self, *, symbol: str, exchange_order_ids: tuple[str, ...]) -> None:
+        """Cancel a closed position's protection orders (none left behind on the venue)."""
+        ...
+
+
+def protection_order_id(entry_order_id: str, kind: str) -> str:
+    """The id of an entry's stop-loss (``:sl``) or take-profit (``:tp``) order."""
+    return order_id_check(f"{entry_order_id}:{CLOSE_CODES[kind]}")
 
 
 def order_id_check(value: str) -> str:

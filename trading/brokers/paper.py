@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from trading import perps
-from trading.brokers import BUY, FILLED, REJECTED, Fill, Order
+from trading.brokers import BUY, FILLED, REJECTED, Fill, Order, Protection
 
 
 @dataclass(frozen=True)
@@ -30,3 +30,12 @@ class PaperBroker:
 
     def lookup(self, client_order_id: str) -> Fill | None:
         return None
+
+    def protect(self, *, entry: Order, stop_loss: Decimal | None,
+                take_profit: Decimal | None) -> tuple[Protection, ...]:
+        # Paper stops are the engine's own: every price refresh checks them (triggers_check).
+        return ()
+
+    def unprotect(self, *, symbol: str, exchange_order_ids: tuple[str, ...]) -> None:
+        if exchange_order_ids:
+            raise ValueError(f"{symbol}: paper positions have no venue orders to cancel")

@@ -120,12 +120,17 @@ def position_open(
     if plan is None:
         return OpenResult(None, list(check.notes))
     # 2. Place: the broker, outside any transaction of ours (an exchange is a network call).
-    fill = (broker or paper_broker(settings)).place(brokers.Order(
+    broker = broker or paper_broker(settings)
+    entry = brokers.Order(
         client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
         quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
-    ))
+    )
+    fill = broker.place(entry)
     if not fill.filled:
         return OpenResult(None, [*check.notes, f"{symbol}: the order was {fill.status}: {fill.reason}"])
+    # Protection beside the filled entry (paper: none; the engine watches its own stops).
+    guards = {p.kind: p.exchange_order_id or "" for p in broker.protect(
+        entry=entry, stop_loss=plan.stop_loss, take_profit=plan.take_profit)}
     # 3. Record: one transaction, the account locked, once per client order id.
     with transaction.atomic():
         account = _lock_account(bot.pk)
@@ -151,6 +156,8 @@ def position_open(
             liquidation_price=liquidation, stop_loss=plan.stop_loss,
             take_profit=plan.take_profit, mark_price=fill.price, marked_at=now,
             opened_at=now, opening_decision=decision,
+            stop_loss_order_id=guards.get("stop_loss", ""),
+            take_profit_order_id=guards.get("take_profit", ""),
         )
         trade = Trade.objects.create(
             bot_id=bot.pk, position=position, decision=decision, kind=Trade.Kind.OPEN, side=side,
@@ -236,8 +243,8 @@ def position_close(
     if current.status != Position.Status.OPEN:
         return CloseResult(current, None, [f"position {position_id} is already closed"])
     # Place: outside any transaction of ours.
-    fill, venue_fee, venue_id, notes = _exit_fill(current, price, order_id, broker or paper_broker(settings),
-                                                  settings)
+    broker = broker or paper_broker(settings)
+    fill, venue_fee, venue_id, notes = _exit_fill(current, price, order_id, broker, settings)
     # Record: the account and the position locked, once per client order id and per position.
     with transaction.atomic():
         account = _lock_account_of(position_id)
@@ -262,6 +269,9 @@ def position_close(
                 [Cooldown(bot_id=locked.bot_id, symbol=locked.symbol, until=settings.cooldown_until(now))],
                 update_conflicts=True, unique_fields=["bot", "symbol"], update_fields=["until"],
             )
+    guards = tuple(i for i in (locked.stop_loss_order_id, locked.take_profit_order_id) if i)
+    if guards:  # after commit, outside the transaction: no protection order outlives its position
+        broker.unprotect(symbol=locked.symbol, exchange_order_ids=guards)
     return CloseResult(locked, trade, notes)
 
 
