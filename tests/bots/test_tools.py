@@ -78,7 +78,7 @@ def test_indicators_is_the_summary_of_the_newest_candles(market):
     assert result["symbol"] == "XRPUSDT" and result["interval"] == "1h" and result["candles"] == 100
     assert result["trend"] == found.trend
     for name in ("ema20", "ema50", "rsi14", "macd", "macd_signal", "macd_hist", "atr14", "atr_pct"):
-        assert D(result[name]) == D(tools._SHOWN.plus(getattr(found, name)))
+        assert D(result[name]) == D(tools.SHOWN_CONTEXT.plus(getattr(found, name)))
     assert result["close"] == "1.0765"
 
 
