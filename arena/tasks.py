@@ -17,9 +17,9 @@ from bots.models import Bot
 from bots.summaries import SummaryError, summary_create, summary_due_bots
 from ledger.events import events_prune
 from ledger.retention import snapshots_prune
-from ledger.snapshots import snapshots_take
 from trading.services.funding import funding_due_apply
 from trading.services.market import market_refresh_and_trigger
+from trading.services.snapshots import snapshots_take
 
 
 @beat_init.connect

@@ -11,9 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, Func, Sum
+from django.db.models import DecimalField, Func, Sum, Value
+from django.db.models.functions import Coalesce
 
-UNITS_PER_USDT = 100_000_000  # the journal keeps 8 decimal places
+from ledger.values import MONEY_PLACES
+
+UNITS_PER_USDT = 10**MONEY_PLACES  # one unit is the journal's precision, 1e-8 USDT
 UNITS_FIELD = DecimalField(max_digits=40, decimal_places=0)
 
 
@@ -29,8 +32,16 @@ class Units(Func):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
+ZERO_UNITS = Value(0, output_field=UNITS_FIELD)
+
+
 def from_units(units: Decimal | int | None) -> Decimal | None:
-    return None if units is None else Decimal(int(units)).scaleb(-8)
+    return None if units is None else Decimal(int(units)).scaleb(-MONEY_PLACES)
+
+
+def units_sum(path: str, **options: Any) -> Coalesce:
+    """``SUM`` of a money column in units, 0 over no rows: for exact comparisons in SQL."""
+    return Coalesce(Sum(Units(path), **options), ZERO_UNITS, output_field=UNITS_FIELD)
 
 
 class MoneySum(Sum):

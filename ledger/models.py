@@ -2,12 +2,17 @@
 and periodic snapshots of each bot's portfolio."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+from decimal import Decimal
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-MONEY = {"max_digits": 24, "decimal_places": 8}
+from ledger.values import MONEY_PLACES, money_text
+
+MONEY = {"max_digits": 24, "decimal_places": MONEY_PLACES}
 
 
 class AppendOnlyError(Exception):
@@ -39,22 +44,103 @@ class EntryQuerySet(models.QuerySet):
     delete.queryset_only = True  # type: ignore[attr-defined]
 
 
+class EntryKind(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    MARGIN_LOCK = "margin_lock", "Margin locked"
+    MARGIN_RELEASE = "margin_release", "Margin released"
+    FEE = "fee", "Fee"
+    REALIZED_PNL = "realized_pnl", "Realized PnL"
+    FUNDING = "funding", "Funding"
+    LIQUIDATION = "liquidation", "Liquidation"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+@dataclass(frozen=True)
+class KindRule:
+    """What an entry of one kind must look like: ``sign`` +1 adds money, -1 takes it, 0 either."""
+
+    sign: int
+    needs_position: bool = False
+    needs_funding_time: bool = False
+
+
+# The one statement of the journal's kind rules. Entry.Meta.constraints, ledger.services
+# (refusing a posting) and ledger.audit (finding a bad row) are all derived from it.
+ENTRY_KIND_RULES: dict[str, KindRule] = {
+    EntryKind.DEPOSIT: KindRule(sign=+1),
+    EntryKind.MARGIN_LOCK: KindRule(sign=-1, needs_position=True),
+    EntryKind.MARGIN_RELEASE: KindRule(sign=+1, needs_position=True),
+    EntryKind.FEE: KindRule(sign=-1),
+    EntryKind.REALIZED_PNL: KindRule(sign=0),
+    EntryKind.FUNDING: KindRule(sign=0, needs_position=True, needs_funding_time=True),
+    EntryKind.LIQUIDATION: KindRule(sign=-1, needs_position=True),
+    EntryKind.ADJUSTMENT: KindRule(sign=0),
+}
+
+
+def entry_kinds(
+    *, sign: int | None = None, needs_position: bool | None = None, needs_funding_time: bool | None = None,
+) -> list[str]:
+    """The kinds whose rule matches every criterion given, in the order of ``EntryKind``."""
+    return [
+        kind.value for kind in EntryKind
+        if (sign is None or ENTRY_KIND_RULES[kind].sign == sign)
+        and (needs_position is None or ENTRY_KIND_RULES[kind].needs_position == needs_position)
+        and (needs_funding_time is None or ENTRY_KIND_RULES[kind].needs_funding_time == needs_funding_time)
+    ]
+
+
+def _kind_is(kinds: list[str]) -> Q:
+    # One kind as ``kind = …``, several as ``kind IN (…)``: the form the first migration recorded.
+    return Q(kind=kinds[0]) if len(kinds) == 1 else Q(kind__in=kinds)
+
+
+def entry_kind_conditions() -> dict[str, Q]:
+    """Each kind rule as the condition every entry row satisfies, by constraint name."""
+    return {
+        "ledger_entry_kind_valid": Q(kind__in=entry_kinds()),
+        "ledger_entry_amount_not_zero": ~Q(amount=0),
+        "ledger_entry_credit_kinds_positive": ~_kind_is(entry_kinds(sign=+1)) | Q(amount__gt=0),
+        "ledger_entry_debit_kinds_negative": ~_kind_is(entry_kinds(sign=-1)) | Q(amount__lt=0),
+        "ledger_entry_position_kinds_have_position":
+            ~_kind_is(entry_kinds(needs_position=True)) | Q(position__isnull=False),
+        "ledger_entry_funding_has_time":
+            ~_kind_is(entry_kinds(needs_funding_time=True)) | Q(funding_time__isnull=False),
+    }
+
+
+def entry_kind_problems(
+    kind: str, amount: Decimal, *, has_position: bool, has_funding_time: bool
+) -> list[str]:
+    """Every way an entry of ``kind`` and ``amount`` breaks its kind's rule (none: it is fine)."""
+    rule = ENTRY_KIND_RULES.get(kind)
+    problems = [] if rule is not None else [f"unknown kind {kind!r}"]
+    if amount == 0:
+        problems.append(f"a {kind} entry of zero")
+    elif rule is not None and rule.sign > 0 and amount < 0:
+        problems.append(f"a {kind} entry must add money, amount is {money_text(amount)}")
+    elif rule is not None and rule.sign < 0 and amount > 0:
+        problems.append(f"a {kind} entry must take money, amount is {money_text(amount)}")
+    if rule is not None and rule.needs_position and not has_position:
+        problems.append(f"a {kind} entry names no position")
+    if rule is not None and rule.needs_funding_time and not has_funding_time:
+        problems.append(f"a {kind} entry names no funding time")
+    return problems
+
+
 class Entry(models.Model):
     """One movement of an account's balance, written once and never changed.
 
     Post entries with ``ledger.services.entry_post``, which moves the balance
-    and writes the entry in one locked transaction.
+    and writes the entry in one locked transaction. What each kind must look like
+    (its sign, whether it names a position or a funding time) is ``Entry.RULES``.
     """
 
-    class Kind(models.TextChoices):
-        DEPOSIT = "deposit", "Deposit"
-        MARGIN_LOCK = "margin_lock", "Margin locked"
-        MARGIN_RELEASE = "margin_release", "Margin released"
-        FEE = "fee", "Fee"
-        REALIZED_PNL = "realized_pnl", "Realized PnL"
-        FUNDING = "funding", "Funding"
-        LIQUIDATION = "liquidation", "Liquidation"
-        ADJUSTMENT = "adjustment", "Adjustment"
+    Kind = EntryKind
+    RULES = ENTRY_KIND_RULES
+    kinds = staticmethod(entry_kinds)
+    kind_problems = staticmethod(entry_kind_problems)
+    kind_conditions = staticmethod(entry_kind_conditions)
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -77,33 +163,15 @@ class Entry(models.Model):
     class Meta:
         verbose_name_plural = "entries"
         constraints = [
-            models.CheckConstraint(condition=Q(kind__in=[
-                "deposit", "margin_lock", "margin_release", "fee", "realized_pnl",
-                "funding", "liquidation", "adjustment",
-            ]), name="ledger_entry_kind_valid"),
-            models.CheckConstraint(condition=~Q(amount=0), name="ledger_entry_amount_not_zero"),
-            # Directions that follow from the kind.
-            models.CheckConstraint(
-                condition=~Q(kind__in=["deposit", "margin_release"]) | Q(amount__gt=0),
-                name="ledger_entry_credit_kinds_positive",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind__in=["margin_lock", "fee", "liquidation"]) | Q(amount__lt=0),
-                name="ledger_entry_debit_kinds_negative",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind__in=["margin_lock", "margin_release", "funding", "liquidation"])
-                | Q(position__isnull=False),
-                name="ledger_entry_position_kinds_have_position",
-            ),
-            models.CheckConstraint(
-                condition=~Q(kind="funding") | Q(funding_time__isnull=False),
-                name="ledger_entry_funding_has_time",
+            # The kind rules (ENTRY_KIND_RULES), enforced by the database.
+            *(
+                models.CheckConstraint(condition=condition, name=name)
+                for name, condition in entry_kind_conditions().items()
             ),
             # Funding is charged once per position and funding time, however
             # often the task runs.
             models.UniqueConstraint(
-                fields=["position", "funding_time"], condition=Q(kind="funding"),
+                fields=["position", "funding_time"], condition=Q(kind=EntryKind.FUNDING.value),
                 name="ledger_entry_funding_once",
             ),
         ]

@@ -13,14 +13,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from ledger.models import Account, Entry
+from ledger.values import MONEY_QUANTUM
 
-CENT = Decimal("0.00000001")  # the journal's precision: 8 decimal places of USDT
-
-_CREDIT_KINDS = {Entry.Kind.DEPOSIT, Entry.Kind.MARGIN_RELEASE}
-_DEBIT_KINDS = {Entry.Kind.MARGIN_LOCK, Entry.Kind.FEE, Entry.Kind.LIQUIDATION}
-_POSITION_KINDS = {
-    Entry.Kind.MARGIN_LOCK, Entry.Kind.MARGIN_RELEASE, Entry.Kind.FUNDING, Entry.Kind.LIQUIDATION,
-}
+# The old name of MONEY_QUANTUM, still imported by arena/legacy (proof.py, report.py, money.py).
+CENT = MONEY_QUANTUM
 
 
 class LedgerError(ValueError):
@@ -33,22 +29,15 @@ def money(value: Decimal) -> Decimal:
         raise LedgerError(f"amounts are Decimal, not {type(value).__name__} ({value!r})")
     if not value.is_finite():
         raise LedgerError(f"amount {value} is not a finite number")
-    return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return value.quantize(MONEY_QUANTUM, rounding=ROUND_HALF_EVEN)
 
 
 def _check(kind: str, amount: Decimal, position: Any, funding_time: datetime | None) -> None:
-    if kind not in Entry.Kind.values:
-        raise LedgerError(f"unknown entry kind {kind!r}")
-    if amount == 0:
-        raise LedgerError(f"an entry of zero ({kind}) moves nothing")
-    if kind in _CREDIT_KINDS and amount < 0:
-        raise LedgerError(f"a {kind} entry adds money; got {amount}")
-    if kind in _DEBIT_KINDS and amount > 0:
-        raise LedgerError(f"a {kind} entry takes money; got {amount}")
-    if kind in _POSITION_KINDS and position is None:
-        raise LedgerError(f"a {kind} entry names its position")
-    if kind == Entry.Kind.FUNDING and funding_time is None:
-        raise LedgerError("a funding entry names its funding time")
+    problems = Entry.kind_problems(
+        kind, amount, has_position=position is not None, has_funding_time=funding_time is not None
+    )
+    if problems:
+        raise LedgerError("; ".join(problems))
 
 
 @dataclass(frozen=True)

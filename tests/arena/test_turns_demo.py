@@ -19,11 +19,11 @@ from arena.models import Turn, User
 from arena.turns.run import turn_run
 from bots.models import Bot, Decision, LLMProvider
 from ledger.models import Account, Entry, Snapshot
-from ledger.snapshots import snapshots_take
 from trading.feeds.simulated import SimulatedFeed
 from trading.models import Position, Trade
 from trading.services import funding_due_apply
 from trading.services.market import market_refresh_and_trigger
+from trading.services.snapshots import snapshots_take
 
 SEED = "demo-test"
 SPEED = Decimal(6)  # the market moves six times faster than the clock: stops get hit

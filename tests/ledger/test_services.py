@@ -34,13 +34,13 @@ def test_zero_and_wrong_sign_and_float_are_refused(bot):
     account = bot.account
     with pytest.raises(LedgerError, match="zero"):
         entry_post(account=account, kind="adjustment", amount=Decimal("0"))
-    with pytest.raises(LedgerError, match="takes money"):
+    with pytest.raises(LedgerError, match="must take money"):
         entry_post(account=account, kind="fee", amount=Decimal("2"))
-    with pytest.raises(LedgerError, match="adds money"):
+    with pytest.raises(LedgerError, match="must add money"):
         entry_post(account=account, kind="deposit", amount=Decimal("-2"))
     with pytest.raises(LedgerError, match="not float"):
         entry_post(account=account, kind="adjustment", amount=1.5)
-    with pytest.raises(LedgerError, match="names its position"):
+    with pytest.raises(LedgerError, match="names no position"):
         entry_post(account=account, kind="margin_lock", amount=Decimal("-10"))
     assert account_balance(account=account) == Decimal("10000")
     assert account.entries.count() == 1

@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError
 
 from bots.services import bot_reset
 from ledger.selectors import account_entries_total
-from ledger.snapshots import snapshots_take
 from tests.trading.conftest import set_price
 from trading import perps
 from trading.models import Cooldown, Position, Trade
@@ -20,6 +19,7 @@ from trading.services import (
     positions_mark,
     triggers_check,
 )
+from trading.services.snapshots import snapshots_take
 
 pytestmark = pytest.mark.django_db
 

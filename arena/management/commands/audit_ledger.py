@@ -1,7 +1,8 @@
 """``manage.py audit_ledger [--bot PK] [--limit N]``: prove the ledger is consistent.
 
 Prints one line per violation, then "N violations" and exits with status 1; or
-prints "ledger clean: …" and exits 0. The checks live in ``ledger.audit``.
+prints "ledger clean: …" and exits 0. The checks live in ``arena.audit`` (cross-table)
+and ``ledger.audit`` (the journal alone).
 """
 from __future__ import annotations
 
@@ -9,10 +10,10 @@ import sys
 from argparse import ArgumentTypeError
 from typing import Any
 
-from django.apps import apps
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from ledger.audit import CHECKS, consistent_snapshot, record_counts
+from arena.audit import CHECKS, consistent_snapshot, record_counts
+from bots.models import Bot
 
 
 def _positive_int(text: str) -> int:
@@ -32,7 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, bot: int | None = None, limit: int | None = None, **options: Any) -> None:
-        if bot is not None and not apps.get_model("bots", "Bot").objects.filter(pk=bot).exists():
+        if bot is not None and not Bot.objects.filter(pk=bot).exists():
             raise CommandError(f"There is no bot with id {bot}.")
         with consistent_snapshot():
             total = sum(self._run(name, bot, limit) for name in CHECKS)
