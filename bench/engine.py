@@ -1,23 +1,28 @@
 """Benchmark of the paper engine's persistence.
 
 1. The cost of persisting one turn's changes (10 bots each close a position,
-   open another and record a decision) with 1k, 100k and 1M trades of history
-   (``--quick``: 1k, 10k, 100k) — it must stay flat as history grows.
-2. In the same run, the legacy pattern: serialise the whole arena state (2.7 MB,
-   the audited legacy size) into one JSON document and rewrite its row after
-   each turn.
+   open another and record a decision), in ms and in SQL statements per bot-turn,
+   with 1k trades of history, at audit size (100k trades) and at 10x audit size
+   (1M) — ``--quick``: 1k, 10k, 100k. It must stay flat as history grows
+   (``persist_ratio_large_vs_small``: 10x audit size over audit size).
+2. In the same run, the legacy pattern: serialise the whole arena state (2.7 MiB,
+   the audited legacy size, and 10x that) into one JSON document and rewrite its
+   row after each turn (``legacy_over_ours_*``: legacy ms / our ms per turn).
 3. Throughput of open, close, mark and trigger checks over 1,000 open positions.
 
-Runs against a fresh SQLite file by default, or the (scratch!) database in
-BENCH_DATABASE_URL. The last line printed is one JSON object.
+Runs against a new SQLite file by default. A postgres:// ``DATABASE_URL`` (alias
+``BENCH_DATABASE_URL``) names a server: the bench creates a scratch database beside
+the named one, and drops it at the end (see bench/djangoenv.py). Timings are the
+median of several turns after a warm-up, without the query log; SQL is counted in
+one separate turn. The last line printed is one JSON object.
 
     python bench/engine.py --quick
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-import os
 import random
 import statistics
 import sys
@@ -32,7 +37,51 @@ import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
 D = Decimal
 PRICES = {"BTCUSDT": D("60000"), "ETHUSDT": D("3000"), "SOLUSDT": D("150"),
           "BNBUSDT": D("600"), "DOGEUSDT": D("0.15"), "XRPUSDT": D("0.6")}
-LEGACY_BLOB_BYTES = int(2.7 * 1024 * 1024)
+LEGACY_BLOB_BYTES = int(2.7 * 1024 * 1024)  # the audited legacy arena_state
+BOTS_PER_TURN = 10
+
+
+class SqlCounter:
+    """Counts the statements Django sends while it is active, by kind.
+
+    ``execute_wrapper`` sees every statement, SAVEPOINTs and SQLite's BEGIN included;
+    COMMIT and ROLLBACK go through the driver, so they are counted by wrapping
+    ``connection.commit``/``rollback``; psycopg's implicit BEGIN is one per transaction.
+    """
+
+    def __init__(self, connection) -> None:
+        self.connection = connection
+        self.kinds: dict[str, int] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        self._count(sql.split(None, 1)[0].upper() if sql.strip() else "?")
+        return execute(sql, params, many, context)
+
+    def _count(self, kind: str) -> None:
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+    def _ending(self, kind: str, end):
+        def wrapped():
+            if self.connection.vendor == "postgresql":
+                self._count("BEGIN")  # sent by psycopg before the transaction's first statement
+            self._count(kind)
+            return end()
+        return wrapped
+
+    @contextlib.contextmanager
+    def active(self):
+        connection = self.connection
+        connection.commit = self._ending("COMMIT", connection.commit)
+        connection.rollback = self._ending("ROLLBACK", connection.rollback)
+        try:
+            with connection.execute_wrapper(self):
+                yield self
+        finally:
+            del connection.commit, connection.rollback  # back to the class's methods
+
+    @property
+    def total(self) -> int:
+        return sum(self.kinds.values())
 
 
 def make_bots(count: int, prefix: str):
@@ -104,23 +153,29 @@ def one_turn(bots, turn: int) -> float:
     """Persist one turn for every bot: close its open position, open a new one, record the decision."""
     from bots.models import Decision
     from trading.models import Position
+    from trading.selectors import risk_settings
     from trading.services import position_close, position_open
 
     symbols = list(PRICES)
     started = time.perf_counter()
+    settings = risk_settings()  # a turn reads them once for all its bots' actions
     for bot in bots:
         decision = Decision.objects.create(bot=bot, prompt="p", raw_response="[]", success=True)
-        for position_id in Position.objects.filter(bot=bot, status="open").values_list("id", flat=True):
-            position_close(position=position_id, reason="decision", decision=decision)
+        index = 0  # the decision's actions, numbered as a turn numbers them (each its own order id)
+        for index, position_id in enumerate(
+                Position.objects.filter(bot=bot, status="open").values_list("id", flat=True), start=1):
+            position_close(position=position_id, reason="decision", decision=decision, action_index=index,
+                           settings=settings)
         symbol = symbols[turn % len(symbols)]
         result = position_open(bot=bot, symbol=symbol, side="LONG" if turn % 2 else "SHORT",
-                               margin=D("100"), leverage=5, decision=decision)
+                               margin=D("100"), leverage=5, decision=decision, action_index=index + 1,
+                               settings=settings)
         assert result.position is not None, result.notes
     return time.perf_counter() - started
 
 
-def legacy_state(bots: int) -> dict:
-    """A legacy-shaped arena_state of about the audited size (2.7 MB)."""
+def legacy_state(bots: int, blob_bytes: int) -> dict:
+    """A legacy-shaped arena_state of about ``blob_bytes`` (the audited size is 2.7 MiB)."""
     rng = random.Random(7)
     state = {"bots": [], "marketData": [
         {"symbol": f"S{i}USDT", "price": rng.random() * 100, "price24hChange": rng.random()}
@@ -132,7 +187,7 @@ def legacy_state(bots: int) -> dict:
                               "botLogs": [], "valueHistory": []})
     size = len(json.dumps(state))
     i = 0
-    while size < LEGACY_BLOB_BYTES:
+    while size < blob_bytes:
         bot = state["bots"][i % bots]
         order = {"id": f"order_{i}_{rng.randrange(10**9)}", "symbol": "BTCUSDT", "type": "LONG",
                  "size": 100, "leverage": 5, "pnl": -3, "fee": 3, "timestamp": 1700000000000 + i,
@@ -216,12 +271,67 @@ def throughput(positions: int = 1000) -> dict:
     }
 
 
+def measure_turns(bots, sizes: list[int], turns: int) -> tuple[dict, dict]:
+    """Per history size: median seconds of one turn of all bots, and the SQL statements
+    of one more (counted) turn, by kind."""
+    from django.db import connection
+
+    historian = make_bots(1, "history")[0]
+    persist, sql = {}, {}
+    index, turn = 0, 0
+    for size in sizes:
+        t0 = time.perf_counter()
+        index = grow_history(historian, size, index)
+        grown = time.perf_counter() - t0
+        for _ in range(2):  # warm caches after the bulk load
+            one_turn(bots, turn)
+            turn += 1
+        timings = []
+        for _ in range(turns):
+            timings.append(one_turn(bots, turn))
+            turn += 1
+        persist[size] = statistics.median(timings)
+        counter = SqlCounter(connection)
+        with counter.active():
+            one_turn(bots, turn)
+        turn += 1
+        sql[size] = counter.kinds
+        kinds = ", ".join(f"{k} {v}" for k, v in sorted(counter.kinds.items()))
+        print(f"history {size:>9,} trades (loaded in {grown:5.1f}s): one turn of {len(bots)} bots persists "
+              f"in {persist[size] * 1000:7.1f} ms (median of {turns}), {counter.total / len(bots):.1f} "
+              f"SQL statements per bot-turn ({kinds})", flush=True)
+    return persist, sql
+
+
+def measure_legacy(blob_sizes: list[int], turns: int) -> dict:
+    """Per target blob size: the blob's real size and the median seconds of one legacy turn."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE bench_legacy_arena_state (id integer primary key, state text, "
+                       "updated_at bigint)")
+        cursor.execute("INSERT INTO bench_legacy_arena_state VALUES (1, '{}', 0)")
+    legacy = {}
+    for target in blob_sizes:
+        state = legacy_state(bots=BOTS_PER_TURN, blob_bytes=target)
+        blob_bytes = len(json.dumps(state))
+        legacy_turn(connection, state, -1)  # warm-up
+        seconds = statistics.median(legacy_turn(connection, state, t) for t in range(turns))
+        legacy[target] = (blob_bytes, seconds)
+        print(f"legacy pattern: rewrite a {blob_bytes / 1e6:5.2f} MB arena_state row per turn: "
+              f"{seconds * 1000:7.1f} ms (median of {turns})", flush=True)
+    return legacy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller history, fewer turns (under a minute)")
+    parser.add_argument("--quick", action="store_true", help="smaller history, fewer turns (about a minute)")
     args = parser.parse_args()
-    djangoenv.setup_django(os.environ.get("BENCH_DATABASE_URL"), prefix="arena-bench-")
-    from django.db import connection
+    with djangoenv.scratch_django(prefix="arena-bench-") as vendor:
+        run(quick=args.quick, vendor=vendor)
+
+
+def run(*, quick: bool, vendor: str) -> None:
     from django.utils import timezone
 
     from arena.models import ArenaSettings
@@ -234,47 +344,39 @@ def main() -> None:
     for symbol, price in PRICES.items():
         Market.objects.create(symbol=symbol, last_price=price, mark_price=price, updated_at=timezone.now())
 
-    sizes = [1_000, 10_000, 100_000] if args.quick else [1_000, 100_000, 1_000_000]
-    turns = 9 if args.quick else 21
-    bots = make_bots(10, "turn")
-    historian = make_bots(1, "history")[0]
-    persist = {}
-    index = 0
-    for size in sizes:
-        t0 = time.perf_counter()
-        index = grow_history(historian, size, index)
-        grown = time.perf_counter() - t0
-        one_turn(bots, -1)  # warm caches after the bulk load
-        timings = [one_turn(bots, t) for t in range(turns)]
-        persist[size] = statistics.median(timings)
-        print(f"history {size:>9,} trades (loaded in {grown:5.1f}s): "
-              f"one turn of 10 bots persists in {persist[size] * 1000:7.1f} ms (median of {turns})",
-              flush=True)
-
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE bench_legacy_arena_state (id integer primary key, state text, "
-                       "updated_at bigint)")
-        cursor.execute("INSERT INTO bench_legacy_arena_state VALUES (1, '{}', 0)")
-    state = legacy_state(bots=10)
-    blob_bytes = len(json.dumps(state))
-    legacy = statistics.median(legacy_turn(connection, state, t) for t in range(turns))
-    print(f"legacy pattern: rewrite a {blob_bytes / 1e6:.2f} MB arena_state row per turn: "
-          f"{legacy * 1000:7.1f} ms (median of {turns})", flush=True)
+    audit = 10_000 if quick else 100_000
+    sizes = [1_000, audit, 10 * audit]
+    turns = 9 if quick else 21
+    bots = make_bots(BOTS_PER_TURN, "turn")
+    persist, sql = measure_turns(bots, sizes, turns)
+    legacy = measure_legacy([LEGACY_BLOB_BYTES, 10 * LEGACY_BLOB_BYTES], turns)
+    (blob_bytes, legacy_audit), (blob_bytes_10x, legacy_10x) = legacy.values()
 
     ops = throughput(1000)
     print("over 1,000 open positions: " + ", ".join(f"{k} {v}" for k, v in ops.items()), flush=True)
 
-    small, large = persist[sizes[0]], persist[sizes[-1]]
+    small, large = persist[audit], persist[10 * audit]
     print(json.dumps({
         "benchmark": "engine",
-        "database": connection.vendor,
-        "quick": args.quick,
+        "database": vendor,
+        "quick": quick,
         "history_sizes": sizes,
+        "audit_history_trades": audit,
+        "ms_per_bot_turn_small": round(small * 1000 / BOTS_PER_TURN, 3),
+        "ms_per_bot_turn_large": round(large * 1000 / BOTS_PER_TURN, 3),
+        "sql_per_bot_turn": round(sum(sql[10 * audit].values()) / BOTS_PER_TURN, 2),
+        "sql_per_bot_turn_by_history": {str(k): round(sum(v.values()) / BOTS_PER_TURN, 2)
+                                        for k, v in sql.items()},
+        "sql_per_turn_by_kind": sql[10 * audit],
         "persist_turn_ms": {str(k): round(v * 1000, 2) for k, v in persist.items()},
         "persist_ratio_large_vs_small": round(large / small, 3),
         "legacy_blob_bytes": blob_bytes,
-        "legacy_turn_ms": round(legacy * 1000, 2),
-        "legacy_over_ours": round(legacy / large, 3),
+        "legacy_turn_ms": round(legacy_audit * 1000, 2),
+        "legacy_blob_bytes_10x": blob_bytes_10x,
+        "legacy_turn_ms_10x": round(legacy_10x * 1000, 2),
+        "legacy_over_ours": round(legacy_audit / small, 3),
+        "legacy_over_ours_audit": round(legacy_audit / small, 3),
+        "legacy_over_ours_10x": round(legacy_10x / large, 3),
         **ops,
     }))
 

@@ -16,6 +16,9 @@ only) or the bot's owner.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -23,7 +26,6 @@ from typing import Any, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from ledger.models import Event, EventSequence
@@ -109,6 +111,7 @@ class SnapshotTaken(TypedDict):
     bot: int
     taken_at: str
     balance: str
+    margin: str
     unrealized_pnl: str
     realized_pnl: str
     total_value: str
@@ -214,12 +217,53 @@ def jsonable(value: Any) -> Any:
 
 
 def _sequence_take(count: int) -> int:
-    """Reserve ``count`` numbers; returns the last. The UPDATE locks the counter row until
-    this transaction ends (SQLite: the database's write lock), so numbers follow commit order."""
-    if not EventSequence.objects.filter(pk=1).update(last=F("last") + count):
-        EventSequence.objects.get_or_create(pk=1, defaults={"last": 0})
-        EventSequence.objects.filter(pk=1).update(last=F("last") + count)
-    return EventSequence.objects.values_list("last", flat=True).get(pk=1)
+    """Reserve ``count`` numbers in one statement; returns the last. The UPDATE locks the
+    counter row until this transaction ends (SQLite: the database's write lock), so numbers
+    follow commit order."""
+    connection = transaction.get_connection()
+    table = connection.ops.quote_name(EventSequence._meta.db_table)
+    last = connection.ops.quote_name("last")
+    with connection.cursor() as cursor:
+        # UPDATE … RETURNING (SQLite 3.35+, PostgreSQL): bump and read in one round trip.
+        cursor.execute(f"UPDATE {table} SET {last} = {last} + %s WHERE id = 1 RETURNING {last}", [count])
+        row = cursor.fetchone()
+        if row is None:  # the counter row is made by a migration; a flushed test database lacks it
+            EventSequence.objects.get_or_create(pk=1, defaults={"last": 0})
+            cursor.execute(f"UPDATE {table} SET {last} = {last} + %s WHERE id = 1 RETURNING {last}", [count])
+            row = cursor.fetchone()
+    return row[0]
+
+
+# The events a service's ``events_batched()`` block has appended and not yet written.
+_batch: ContextVar[list[Event] | None] = ContextVar("ledger_events_batch", default=None)
+
+
+@contextmanager
+def events_batched() -> Iterator[None]:
+    """Hold the events appended inside the block and write them when it ends without an
+    error: one sequence bump and one multi-row insert for all of them (a trade's record
+    step appends its position event and the balance change it caused). Use it inside the
+    service's transaction, around the writes; nested blocks join the outermost."""
+    if _batch.get() is not None:
+        yield
+        return
+    rows: list[Event] = []
+    token = _batch.set(rows)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    _write(rows)  # not reached on an error: the transaction rolls back and nothing is written
+
+
+def _write(rows: list[Event]) -> None:
+    if not rows:
+        return
+    last = _sequence_take(len(rows))
+    for offset, row in enumerate(rows):
+        row.seq = last - len(rows) + 1 + offset
+    Event.objects.bulk_create(rows)
+    transaction.on_commit(lambda: _push(rows), robust=True)
 
 
 def events_append(events: list[tuple[str, dict[str, Any]]], *, owner_id: int | None = None,
@@ -227,7 +271,8 @@ def events_append(events: list[tuple[str, dict[str, Any]]], *, owner_id: int | N
     """Store ``events`` (type, data) in the current transaction, numbered in order, and
     push them to the stream once it commits. ``owner_id`` is the user owner-only events
     go to. Must run inside ``transaction.atomic()`` (the caller's change and its events
-    commit together)."""
+    commit together). Inside ``events_batched()`` the rows are written (and numbered) when
+    that block ends."""
     if not events:
         return []
     if not transaction.get_connection().in_atomic_block:
@@ -240,11 +285,11 @@ def events_append(events: list[tuple[str, dict[str, Any]]], *, owner_id: int | N
         audience = _check(type_, data, owner_id)
         rows.append(Event(type=type_, data=jsonable(data), created_at=now, bot_id=bot_id,
                           user_id=owner_id if audience == OWNER else None))
-    last = _sequence_take(len(rows))
-    for offset, row in enumerate(rows):
-        row.seq = last - len(rows) + 1 + offset
-    Event.objects.bulk_create(rows)
-    transaction.on_commit(lambda: _push(rows), robust=True)
+    batch = _batch.get()
+    if batch is not None:
+        batch.extend(rows)
+    else:
+        _write(rows)
     return rows
 
 
@@ -269,18 +314,27 @@ def message_of(event: Event) -> dict[str, Any]:
 
 
 def _push(rows: list[Event]) -> None:
-    for row in rows:
-        _send(PUBLIC_GROUP if row.user_id is None else user_group(row.user_id), message_of(row))
+    _send_all([(PUBLIC_GROUP if row.user_id is None else user_group(row.user_id), message_of(row))
+               for row in rows])
 
 
 def _send(group: str, message: dict[str, Any]) -> None:
+    _send_all([(group, message)])
+
+
+def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     # After commit: a channel layer that is down loses only the push (the event is stored and
     # replayed on reconnect); ``robust`` on_commit logs the failure instead of failing the
-    # change that already committed.
+    # change that already committed. One hop into the event loop for a whole batch.
     layer = get_channel_layer()
     if layer is None:
         return
-    async_to_sync(layer.group_send)(group, {"type": "arena.event", "event": message})
+
+    async def send() -> None:
+        for group, message in messages:
+            await layer.group_send(group, {"type": "arena.event", "event": message})
+
+    async_to_sync(send)()
 
 
 def events_prune(*, now: datetime, days: int = RETENTION_DAYS) -> int:

@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.values import MONEY_QUANTUM
 
@@ -58,6 +59,7 @@ def entries_post(
     postings: Sequence[Posting],
     created_at: datetime | None = None,
     locked: bool = False,
+    announce: bool = True,
 ) -> list[Entry]:
     """Move ``account``'s balance by every posting and journal each as an entry, at once.
 
@@ -68,6 +70,10 @@ def entries_post(
 
     ``locked=True`` says the caller already holds the row lock in this transaction and
     ``account`` is the instance it read under that lock (kept current by every post).
+
+    A change of the cash is announced as one ``balance_changed`` event in the same
+    transaction; ``announce=False`` is for rewriting history (the legacy import), which is
+    not news.
     """
     checked = []
     for posting in postings:
@@ -89,6 +95,12 @@ def entries_post(
             ))
         row.save(update_fields=["balance", "updated_at"])
         Entry.objects.bulk_create(entries)
+        change = sum((amount for _, amount in checked), Decimal(0))
+        if announce and change != 0:  # funding moved between cash and margin changes no cash
+            event_append("balance_changed", {
+                "bot": row.bot_id, "balance": row.balance, "change": change,
+                "kinds": list(dict.fromkeys(posting.kind for posting, _ in checked)),
+            }, bot_id=row.bot_id, now=created_at)
     account.balance = row.balance
     return entries
 

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.db import transaction
+
+from ledger.events import event_append, events_batched
 from ledger.models import Snapshot
 from ledger.values import ZERO, total_value, win_rate
 
@@ -29,8 +32,9 @@ class SnapshotValues:
 
 
 def snapshots_write(*, rows: Iterable[SnapshotValues], taken_at: datetime) -> list[Snapshot]:
-    """Write one snapshot per row in one insert; total value and win rate follow from the row."""
-    return Snapshot.objects.bulk_create([
+    """Write one snapshot per row in one insert, and announce each (``snapshot_taken``) in
+    the same transaction; total value and win rate follow from the row."""
+    snapshots = [
         Snapshot(
             bot_id=row.bot_id, taken_at=taken_at, balance=row.balance, margin=row.margin,
             unrealized_pnl=row.unrealized_pnl, realized_pnl=row.realized_pnl,
@@ -38,4 +42,15 @@ def snapshots_write(*, rows: Iterable[SnapshotValues], taken_at: datetime) -> li
             trade_count=row.closed, win_rate=win_rate(wins=row.wins, closed=row.closed),
         )
         for row in rows
-    ])
+    ]
+    with transaction.atomic(), events_batched():
+        Snapshot.objects.bulk_create(snapshots)
+        for snapshot in snapshots:
+            event_append("snapshot_taken", {
+                "bot": snapshot.bot_id, "taken_at": taken_at, "balance": snapshot.balance,
+                "margin": snapshot.margin, "unrealized_pnl": snapshot.unrealized_pnl,
+                "realized_pnl": snapshot.realized_pnl,
+                "total_value": snapshot.total_value, "trade_count": snapshot.trade_count,
+                "win_rate": snapshot.win_rate,
+            }, bot_id=snapshot.bot_id, now=taken_at)
+    return snapshots

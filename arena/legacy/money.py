@@ -66,18 +66,17 @@ def account_align(ctx: Context, bot: Bot, data: BotData, written: Written) -> No
     account = Account.objects.filter(bot=bot).first()
     if account is None:
         account = Account.objects.create(bot=bot, balance=Decimal(0), created_at=bot.created_at)
-        entries_post(account=account, postings=[Posting(Entry.Kind.DEPOSIT, money(bot.initial_balance),
-                                                        memo="Initial deposit (legacy import)")],
-                     created_at=bot.created_at)
+        entries_post(account=account, announce=False, created_at=bot.created_at, postings=[Posting(
+            Entry.Kind.DEPOSIT, money(bot.initial_balance), memo="Initial deposit (legacy import)")])
         written.counts["journal entries"] += 1
     for position in written.opened:
-        entries_post(account=account, created_at=position.opened_at, postings=[Posting(
+        entries_post(account=account, announce=False, created_at=position.opened_at, postings=[Posting(
             Entry.Kind.MARGIN_LOCK, -position.margin, position,
             memo=f"legacy import: margin of open position {position.legacy_id}")])
         written.counts["journal entries"] += 1
     for position in written.closed:
         if Entry.objects.filter(position=position, kind=Entry.Kind.MARGIN_LOCK).exists():
-            entries_post(account=account, created_at=position.closed_at, postings=[Posting(
+            entries_post(account=account, announce=False, created_at=position.closed_at, postings=[Posting(
                 Entry.Kind.MARGIN_RELEASE, position.margin, position,
                 memo=f"legacy import: position {position.legacy_id} closed in the legacy")])
             written.counts["journal entries"] += 1
@@ -85,7 +84,7 @@ def account_align(ctx: Context, bot: Bot, data: BotData, written: Written) -> No
     difference = target - account.balance
     parts = breakdown(bot, data)
     if difference != 0:
-        entries_post(account=account, created_at=ctx.now, postings=[Posting(
+        entries_post(account=account, announce=False, created_at=ctx.now, postings=[Posting(
             Entry.Kind.ADJUSTMENT, difference, memo=_memo(target, parts))])
         written.counts["journal entries"] += 1
         ctx.report.add("money", f"{bot.legacy_id}: adjustment {usdt(difference)} -> balance {usdt(target)} "

@@ -25,9 +25,10 @@ from bots.parsing import ANALYZE, CLOSE, HOLD, LONG, SHORT, Action
 from ledger.events import event_append
 from ledger.models import Account
 from trading import risk
+from trading.brokers import Broker
 from trading.models import CloseReason
-from trading.selectors import portfolio_view
-from trading.services import position_close, position_open
+from trading.selectors import portfolio_view, risk_settings
+from trading.services import PositionError, broker_for, position_close, position_open
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +116,16 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
     # Each action is planned, placed and recorded by the engine in its own transaction
     # (an order an exchange filled stays recorded whatever a later action does).
     failure = ""
-    for index, action in enumerate(call.actions, start=1):
+    actions = list(call.actions)
+    settings = risk_settings()  # one read for all the bot's actions
+    try:  # the broker by the bot's mode
+        venue = Venue(broker_for(mode=bot.mode, settings=settings) if actions else None, settings)
+    except PositionError as exc:
+        failure, actions = f"nothing was executed: {exc}", []
+        outcome.rejected.append(failure)
+    for index, action in enumerate(actions, start=1):
         try:
-            _execute(bot, decision, index, action, now, outcome)
+            _execute(bot, decision, index, action, now, outcome, venue)
         except Exception as exc:  # this bot's data or a bug: kept on the decision, the turn goes on
             log.exception("decision %s: action %s failed", decision.pk, index)
             failure = f"execution failed: {type(exc).__name__}: {exc}"
@@ -166,8 +174,17 @@ def _decision_event(bot: Bot, decision: Decision, outcome: Outcome, now: datetim
     }, owner_id=bot.owner_id, bot_id=bot.pk, now=now)
 
 
+@dataclass(frozen=True)
+class Venue:
+    """Where a bot's actions are placed (its broker, by its mode) and the risk settings read
+    once for all of them."""
+
+    broker: Broker | None
+    settings: risk.RiskSettings
+
+
 def _execute(
-    bot: Bot, decision: Decision, index: int, action: Action, now: datetime, outcome: Outcome
+    bot: Bot, decision: Decision, index: int, action: Action, now: datetime, outcome: Outcome, venue: Venue,
 ) -> None:
     label = f"decision {index} ({action.action}{' ' + action.symbol if action.symbol else ''})"
     if action.action == HOLD:
@@ -183,7 +200,7 @@ def _execute(
         result = position_open(
             bot=bot, symbol=action.symbol, side=action.action, margin=action.margin, leverage=leverage,
             stop_loss=action.stop_loss, take_profit=action.take_profit, decision=decision, now=now,
-            action_index=index,
+            action_index=index, broker=venue.broker, settings=venue.settings,
         )
         notes = [f"{label}: {note}" for note in result.notes]
         if result.position is None:
@@ -207,7 +224,7 @@ def _execute(
             outcome.rejected.extend(f"{label}: {note}" for note in check.notes)
             return
         result = position_close(position=check.position.id, reason=CloseReason.DECISION, decision=decision,
-                                now=now, action_index=index)
+                                now=now, action_index=index, broker=venue.broker, settings=venue.settings)
         if not result.closed:
             outcome.rejected.extend(f"{label}: {note}" for note in result.notes)
             return

@@ -22,6 +22,7 @@ from trading.feeds.simulated import SimulatedFeed
 from trading.models import Market, Position
 from trading.services import funding_apply, position_close, position_open
 from trading.services.market import market_refresh_and_trigger
+from trading.services.snapshots import snapshots_take
 
 NOW = datetime(2026, 3, 2, 12, 0, 30, tzinfo=UTC)
 
@@ -71,6 +72,46 @@ def test_opening_and_closing_a_position_are_public_events(bot):
     assert Decimal(opened.data["margin"]) == Decimal("100") and opened.data["stop_loss"] == "2900"
     assert closed.data["reason"] == "stop_loss" and Decimal(closed.data["pnl"]) == position.realized_pnl
     assert closed.data["exit_price"] == "2950"
+
+
+@pytest.mark.django_db
+def test_every_balance_change_is_a_public_event_written_with_its_trade(bot):
+    price_markets()
+    position = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=Decimal("100"), leverage=5,
+                             now=NOW).position
+    position_close(position=position.pk, reason="take_profit", price=Decimal("3100"), now=NOW)
+
+    deposit, opened, closed = emitted("balance_changed")
+    assert {e.user_id for e in (deposit, opened, closed)} == {None}
+    assert {e.bot_id for e in (deposit, opened, closed)} == {bot.pk}
+    assert deposit.data["kinds"] == ["deposit"] and Decimal(deposit.data["change"]) == Decimal("10000")
+    assert opened.data["kinds"] == ["margin_lock", "fee"]
+    open_trade = position.trades.get(kind="OPEN")
+    assert Decimal(opened.data["change"]) == -(Decimal("100") + open_trade.fee)
+    bot.account.refresh_from_db()
+    assert Decimal(closed.data["balance"]) == bot.account.balance
+    assert closed.data["kinds"] == ["margin_release", "realized_pnl", "fee"]
+    # One record step, one batch: the trade's event and its balance change are numbered together.
+    assert opened.seq + 1 == only("position_opened").seq
+    assert closed.seq + 1 == only("position_closed").seq
+
+
+@pytest.mark.django_db
+def test_snapshots_are_public_events_one_per_bot(bot, user, provider):
+    other = bot_create(owner=user, name="Other", prompt="Trade", provider=provider)
+    price_markets()
+    position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=Decimal("100"), leverage=5, now=NOW)
+    snapshots = snapshots_take(now=NOW)
+
+    events = emitted("snapshot_taken")
+    assert sorted(e.bot_id for e in events) == sorted([bot.pk, other.pk])
+    assert [e.seq for e in events] == list(range(events[0].seq, events[0].seq + 2)), "one batch"
+    mine = next(e for e in events if e.bot_id == bot.pk)
+    snapshot = next(s for s in snapshots if s.bot_id == bot.pk)
+    assert mine.user_id is None
+    assert Decimal(mine.data["total_value"]) == snapshot.total_value
+    assert Decimal(mine.data["margin"]) == Decimal("100") and mine.data["trade_count"] == 0
+    assert mine.data["taken_at"] == "2026-03-02T12:00:30Z"
 
 
 @pytest.mark.django_db
@@ -166,9 +207,7 @@ def test_an_abandoned_turn_is_failed_for_everyone_and_its_bots_owners_told(bot, 
 
 
 def test_every_event_type_is_emitted_by_a_test_here():
-    """Each durable type in ``EVENT_TYPES`` has an emitting test in this module or names the
-    module that has it (balances and snapshots: tests/ledger)."""
+    """Each durable type in ``EVENT_TYPES`` has an emitting test in this module."""
     source = open(__file__).read()
-    elsewhere = {"balance_changed", "snapshot_taken"}
-    for type_ in set(EVENT_TYPES) - TICKS - elsewhere:
+    for type_ in set(EVENT_TYPES) - TICKS:
         assert f'"{type_}"' in source.split("def test_every_event_type")[0], type_

@@ -14,7 +14,7 @@ from django.db.models import Sum
 
 from arena.models import User
 from bots.models import Bot, LLMProvider
-from ledger.models import Account
+from ledger.models import Account, Entry, Event
 from tests.arena.legacy_factory import row_counts, run_import
 from trading.models import Position, Trade
 
@@ -81,3 +81,9 @@ def test_every_trade_the_data_allows_is_linked_to_its_position(imported: str) ->
     for position in Position.objects.filter(status="closed"):
         close = position.trades.get(kind="CLOSE")
         assert (position.exit_price, position.realized_pnl) == (close.price, close.pnl)
+
+
+def test_the_import_rewrites_history_without_announcing_it(imported: str) -> None:
+    """Imported money is history, not news: no balance change reaches the live stream."""
+    assert Entry.objects.exists()
+    assert not Event.objects.filter(type="balance_changed").exists()

@@ -14,9 +14,11 @@ import pytest
 from django.core.management import call_command
 
 from arena.models import BotTurn, Turn
+from arena.turns.execute import ModelCall, decision_execute
 from arena.turns.run import turn_run
 from bots import prompts
 from bots.models import Decision
+from bots.parsing import Action
 from bots.providers import http as provider_http
 from ledger.models import Entry
 from tests.arena.fake_llm import FAKE_KEY, FakeLLM, Reply, openai_bot
@@ -377,3 +379,20 @@ def test_a_bot_whose_second_action_fails_keeps_its_first_and_says_so(user, fake,
         bot.refresh_from_db()
         assert bot.turn_claimed_until is None, "claims are released even when the turn fails"
     assert "ledger clean" in audit_clean()
+
+
+@pytest.mark.django_db
+def test_a_real_bot_that_reaches_execution_has_no_broker_and_nothing_is_placed(bot):
+    """The turn skips real bots before their model is called; should one reach execution (a
+    mode switched mid-turn), its broker is chosen by its mode, there is none, and the
+    decision says so instead of trading real money on paper."""
+    refresh()
+    bot.mode = "real"
+    call = ModelCall(prompt="p", raw_response="r", model="m",
+                     actions=[Action("LONG", symbol="ETHUSDT", margin=Decimal("100"), leverage=2)])
+    outcome = decision_execute(bot=bot, turn=None, call=call, now=NOW)
+
+    decision = Decision.objects.get(pk=outcome.decision_id)
+    assert not decision.success and "no exchange broker is configured" in decision.error
+    assert decision.error.startswith("nothing was executed")
+    assert not Position.objects.filter(bot=bot).exists() and not Trade.objects.filter(bot=bot).exists()

@@ -24,11 +24,12 @@ from ledger.events import (
     event_append,
     event_broadcast,
     events_append,
+    events_batched,
     events_prune,
     jsonable,
     user_group,
 )
-from ledger.models import AppendOnlyError, Event
+from ledger.models import AppendOnlyError, Event, EventSequence
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
@@ -63,6 +64,40 @@ def test_a_rolled_back_change_leaves_no_event():
         event_append("turn_started", TURN, now=NOW)
         raise RuntimeError("the change failed")
     assert not Event.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_batch_is_written_at_its_end_with_consecutive_numbers(user):
+    with transaction.atomic():
+        before = event_append("turn_started", TURN, now=NOW)
+        with events_batched():
+            first = event_append("bot_turn", bot_turn(1), owner_id=user.pk, now=NOW)
+            with events_batched():  # a nested batch joins the outer one
+                second = event_append("bot_turn", bot_turn(2), owner_id=user.pk, now=NOW)
+            assert first.seq is None and second.seq is None, "numbered when the batch ends"
+            assert Event.objects.count() == 1
+        after = event_append("turn_finished", {**TURN, "status": "finished"}, now=NOW)
+    assert (first.seq, second.seq, after.seq) == (before.seq + 1, before.seq + 2, before.seq + 3)
+    assert [e.seq for e in Event.objects.order_by("seq")] == [before.seq + i for i in range(4)]
+
+
+@pytest.mark.django_db
+def test_a_batch_that_fails_writes_nothing_and_the_next_one_works():
+    with pytest.raises(RuntimeError), transaction.atomic(), events_batched():
+        event_append("turn_started", TURN, now=NOW)
+        raise RuntimeError("the change failed")
+    assert not Event.objects.exists()
+    with transaction.atomic(), events_batched():
+        event_append("turn_started", TURN, now=NOW)
+    assert Event.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_the_counter_row_is_made_when_missing():
+    EventSequence.objects.all().delete()
+    with transaction.atomic():
+        first = event_append("turn_started", TURN, now=NOW)
+    assert first.seq == 1 and EventSequence.objects.get().last == 1
 
 
 @pytest.mark.django_db(transaction=True)  # no test-wide transaction around it

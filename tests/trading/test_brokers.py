@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -34,7 +35,8 @@ from trading.brokers import (
 )
 from trading.brokers.paper import PaperBroker
 from trading.models import Position, Trade
-from trading.services import position_close, position_open
+from trading.selectors import risk_settings
+from trading.services import PositionError, broker_for, position_close, position_open
 
 D = Decimal
 ROOT = Path(__file__).resolve().parents[2]
@@ -187,6 +189,80 @@ def test_an_order_not_filled_writes_nothing_and_says_why(bot, markets, answer):
     assert result.position is None
     assert result.notes[-1] == f"ETHUSDT: the order was {answer}: the venue said so"
     assert book(bot) == before
+
+
+@pytest.mark.django_db
+def test_an_order_id_a_close_used_is_refused_for_an_open(bot, markets):
+    position = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5).position
+    decision = a_decision(bot)
+    position_close(position=position.pk, reason="decision", decision=decision, action_index=1)
+    before = book(bot)
+    with pytest.raises(PositionError, match=r"already recorded as a CLOSE trade, not a OPEN"):
+        position_open(bot=bot, symbol="SOLUSDT", side="LONG", margin=D("100"), leverage=5,
+                      decision=decision, action_index=1)
+    assert book(bot) == before
+
+
+@dataclass
+class Racer(Venue):
+    """A venue during whose fill another worker records the very same order."""
+
+    record: Callable[[], None] = lambda: None
+
+    def place(self, order: Order) -> Fill:
+        fill = super().place(order)
+        self.record()
+        return fill
+
+
+@pytest.mark.django_db
+def test_an_order_another_worker_recorded_while_it_was_placed_is_recorded_once(bot, markets):
+    decision = a_decision(bot)
+    asked = {"bot": bot, "symbol": "ETHUSDT", "side": "LONG", "margin": D("100"), "leverage": 5,
+             "decision": decision, "action_index": 1}
+    other = Racer(record=lambda: position_open(**asked))  # the other worker, through the paper broker
+    result = position_open(**asked, broker=other)
+    [position] = Position.objects.filter(bot=bot)
+    assert result.position.pk == position.pk and result.notes[-1].endswith("was already recorded")
+    assert Trade.objects.filter(bot=bot).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_duplicate_found_only_by_the_unique_order_id_rolls_back_and_returns_the_recorded(bot, markets):
+    decision = a_decision(bot)
+    order_id = order_id_for_decision(decision_id=decision.pk, index=1)
+    theirs = {}
+
+    def record_without_touching_the_account() -> None:
+        # As a worker whose commit the plan did not see yet: the trade exists, the account
+        # looks as the plan saw it, so only the unique client order id can tell.
+        theirs["position"] = Position.objects.create(
+            bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5, quantity=D("0.1"),
+            entry_price=D("3000"), opened_at=timezone.now())
+        Trade.objects.create(bot=bot, position=theirs["position"], kind="OPEN", side="LONG", symbol="ETHUSDT",
+                             price=D("3000"), quantity=D("0.1"), executed_at=timezone.now(),
+                             client_order_id=order_id)
+
+    positions, trades, entries, balance = book(bot)
+    result = position_open(bot=bot, symbol="SOLUSDT", side="LONG", margin=D("100"), leverage=5,
+                           decision=decision, action_index=1,
+                           broker=Racer(record=record_without_touching_the_account))
+    assert result.position.pk == theirs["position"].pk
+    assert result.notes == [f"order {order_id} was already recorded"]
+    assert book(bot) == (positions + 1, trades + 1, entries, balance), "only the other worker's rows"
+    assert not Position.objects.filter(bot=bot, symbol="SOLUSDT").exists(), "ours rolled back"
+
+
+@pytest.mark.django_db
+def test_the_broker_is_chosen_by_the_bot_mode(bot, markets):
+    settings = risk_settings()
+    paper = broker_for(mode="paper", settings=settings)
+    assert paper == PaperBroker(slippage_bps=settings.slippage_bps, taker_fee_rate=settings.taker_fee_rate)
+    with pytest.raises(PositionError, match="no exchange broker is configured"):
+        broker_for(mode="real", settings=settings)
+    bot.mode = "real"
+    result = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5)
+    assert result.position is None and "not traded on paper" in result.notes[0]
 
 
 OPEN = """

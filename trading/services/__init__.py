@@ -14,6 +14,7 @@ from trading.services.positions import (
     CloseResult,
     OpenResult,
     PositionError,
+    broker_for,
     liquidation_price_for,
     position_close,
     position_open,
@@ -21,7 +22,7 @@ from trading.services.positions import (
 
 __all__ = [
     "CloseResult", "FundingResult", "OpenResult", "PositionError", "RefreshResult",
-    "candles_fetch_and_store", "funding_apply", "funding_due_apply", "liquidation_price_for",
+    "broker_for", "candles_fetch_and_store", "funding_apply", "funding_due_apply", "liquidation_price_for",
     "market_refresh_and_trigger", "markets_refresh", "position_close", "position_open",
     "positions_mark", "symbols_to_refresh", "triggers_check",
 ]

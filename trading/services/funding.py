@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from ledger.events import event_append
+from ledger.events import event_append, events_batched
 from ledger.models import Entry
 from ledger.services import Posting, entries_post, money
 from trading import perps
@@ -55,7 +55,7 @@ def _apply_one(
     position_id: int, funding_time: datetime, rate: Decimal, mark: Decimal
 ) -> FundingResult | None:
     try:
-        with transaction.atomic():
+        with transaction.atomic(), events_batched():
             account = _lock_account_of(position_id)
             position = Position.objects.select_for_update().get(pk=position_id)
             if position.status != Position.Status.OPEN:

@@ -13,10 +13,10 @@ from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ledger.events import event_append
+from ledger.events import event_append, events_batched
 from ledger.models import Account, Entry
 from ledger.services import Posting, entries_post, money
 from trading import brokers, perps, risk, tiers
@@ -51,6 +51,19 @@ def paper_broker(settings: risk.RiskSettings) -> PaperBroker:
     return PaperBroker(slippage_bps=settings.slippage_bps, taker_fee_rate=settings.taker_fee_rate)
 
 
+PAPER_MODE = "paper"  # ``bots.Bot.Mode.PAPER``, by value: trading never imports bots
+
+
+def broker_for(*, mode: str, settings: risk.RiskSettings) -> Broker:
+    """The broker that places a bot's orders, chosen by the bot's mode: a paper bot's go to
+    the paper broker. A real-money bot has no broker here (an exchange broker is the only
+    thing that may place them), so asking for one is refused, never answered on paper."""
+    if mode == PAPER_MODE:
+        return paper_broker(settings)
+    raise PositionError(f"a {mode} bot's orders go to its exchange, and no exchange broker is "
+                        "configured: nothing is placed")
+
+
 def _open_order_id(decision: Any, action_index: int) -> str:
     if decision is not None:
         return brokers.order_id_for_decision(decision_id=decision.pk, index=action_index)
@@ -58,8 +71,21 @@ def _open_order_id(decision: Any, action_index: int) -> str:
     return brokers.order_id_check(f"{django_settings.ARENA_ORDER_PREFIX}-m{uuid.uuid4().hex[:24]}")
 
 
-def _recorded(order_id: str) -> Trade | None:
-    return Trade.objects.filter(client_order_id=order_id).select_related("position").first()
+def _recorded(order_id: str, kind: str) -> Trade | None:
+    """The trade already recorded under ``order_id``; one of another kind under the same id
+    is a caller's mistake (two actions given one index), refused rather than taken as done."""
+    # Most calls find nothing: ask for the id and kind alone, the whole trade only when found.
+    found = Trade.objects.filter(client_order_id=order_id).values_list("pk", "kind")[:1]
+    if not found:
+        return None
+    ((trade_id, recorded_kind),) = found
+    if recorded_kind != kind:
+        raise PositionError(f"order {order_id} is already recorded as a {recorded_kind} trade, not a {kind}")
+    return Trade.objects.select_related("position").get(pk=trade_id)
+
+
+def _already_recorded(order_id: str) -> list[str]:
+    return [f"order {order_id} was already recorded"]
 
 
 def _lock_account(bot_id: int) -> Account:
@@ -88,39 +114,42 @@ def position_open(
     now: datetime | None = None,
     action_index: int = 1,
     broker: Broker | None = None,
+    settings: risk.RiskSettings | None = None,
 ) -> OpenResult:
     """Open a position if the risk rules allow it; every adjustment or refusal is a note.
 
     Plan (the pure risk rules), place (``broker``, the paper broker by default), record.
     The order's client id is derived from ``decision`` and ``action_index``: an order
-    already recorded under it is returned, not opened again.
+    already recorded under it is returned, not opened again. ``settings`` are the risk
+    settings the caller read for its whole run (read here when not given).
     """
     now = now or timezone.now()
     symbol = symbol.upper()
-    if getattr(bot, "mode", "paper") != "paper":
+    mode = getattr(bot, "mode", PAPER_MODE)
+    if broker is None and mode != PAPER_MODE:
         # The paper engine never invents fills for real money (the turn skips such bots first).
         return OpenResult(None, [f"{symbol}: a real-money bot is not traded on paper; nothing opened"])
     request = risk.OpenRequest(
         symbol=symbol, side=side, margin=margin, leverage=leverage,
         stop_loss=stop_loss, take_profit=take_profit,
     )
-    settings = risk_settings()
+    settings = settings or risk_settings()
     order_id = _open_order_id(decision, action_index)
     # 1. Plan: the pure risk rules on what the database says now (no lock held).
-    recorded = _recorded(order_id)
+    recorded = _recorded(order_id, Trade.Kind.OPEN)
     if recorded is not None:  # a retry of an order already filled and recorded
-        return OpenResult(recorded.position, [f"order {order_id} was already recorded"])
+        return OpenResult(recorded.position, _already_recorded(order_id))
     market = market_view(symbol)
     if market is None:
         return OpenResult(None, [f"{symbol}: unknown symbol or no price yet; nothing opened"])
-    balance = Account.objects.values_list("balance", flat=True).get(bot_id=bot.pk)
-    check = risk.check_open(request, portfolio_view(bot_id=bot.pk, available_balance=balance, now=now),
+    seen = Account.objects.values_list("balance", "updated_at").get(bot_id=bot.pk)
+    check = risk.check_open(request, portfolio_view(bot_id=bot.pk, available_balance=seen[0], now=now),
                             market, settings, now)
     plan = check.approved
     if plan is None:
         return OpenResult(None, list(check.notes))
     # 2. Place: the broker, outside any transaction of ours (an exchange is a network call).
-    broker = broker or paper_broker(settings)
+    broker = broker or broker_for(mode=mode, settings=settings)
     entry = brokers.Order(
         client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
         quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
@@ -131,53 +160,74 @@ def position_open(
     # Protection beside the filled entry (paper: none; the engine watches its own stops).
     guards = {p.kind: p.exchange_order_id or "" for p in broker.protect(
         entry=entry, stop_loss=plan.stop_loss, take_profit=plan.take_profit)}
-    # 3. Record: one transaction, the account locked, once per client order id.
-    with transaction.atomic():
-        account = _lock_account(bot.pk)
-        recorded = _recorded(order_id)
-        if recorded is not None:  # another worker recorded this very order meanwhile
-            return OpenResult(recorded.position, [f"order {order_id} was already recorded"])
-        # The rules again, against the locked account: what changed since the plan decides.
-        again = risk.check_open(
-            request, portfolio_view(bot_id=bot.pk, available_balance=account.balance, now=now),
-            market, settings, now)
-        if again.approved is None or (again.approved.margin, again.approved.leverage) != (
-                plan.margin, plan.leverage):
-            return OpenResult(None, [*again.notes, f"{symbol}: the account changed while the order was "
-                                     "placed; nothing opened"])
-        # The paper broker fills at the planned price; any other venue's price moves the
-        # liquidation price with it.
-        liquidation = plan.liquidation_price if fill.price == plan.fill_price else liquidation_price_for(
-            symbol=symbol, side=side, entry_price=fill.price, quantity=fill.quantity, margin=plan.margin)
-        fee = perps.round_money(fill.fee, ROUND_DOWN)  # as planned: margin + fee fits the balance
-        position = Position.objects.create(
-            bot_id=bot.pk, symbol=symbol, side=side, margin=plan.margin, leverage=plan.leverage,
-            quantity=fill.quantity, entry_price=fill.price,
-            liquidation_price=liquidation, stop_loss=plan.stop_loss,
-            take_profit=plan.take_profit, mark_price=fill.price, marked_at=now,
-            opened_at=now, opening_decision=decision,
-            stop_loss_order_id=guards.get("stop_loss", ""),
-            take_profit_order_id=guards.get("take_profit", ""),
-        )
-        trade = Trade.objects.create(
-            bot_id=bot.pk, position=position, decision=decision, kind=Trade.Kind.OPEN, side=side,
-            symbol=symbol, price=fill.price, quantity=fill.quantity, margin=plan.margin,
-            leverage=plan.leverage, fee=fee, executed_at=now, client_order_id=order_id,
-            exchange_order_id=fill.exchange_order_id,
-        )
-        memo = f"{side} {symbol} x{plan.leverage}"
-        postings = [Posting(Entry.Kind.MARGIN_LOCK, -plan.margin, position, trade, memo=memo)]
-        if fee > 0:
-            postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=f"open fee {memo}"))
-        entries_post(account=account, postings=postings, created_at=now, locked=True)
-        event_append("position_opened", {
-            "bot": bot.pk, "position": position.pk, "trade": trade.pk, "symbol": symbol, "side": side,
-            "margin": plan.margin, "leverage": plan.leverage, "quantity": fill.quantity,
-            "entry_price": fill.price, "liquidation_price": liquidation,
-            "stop_loss": plan.stop_loss, "take_profit": plan.take_profit, "fee": trade.fee,
-            "decision": trade.decision_id, "opened_at": now,
-        }, bot_id=bot.pk, now=now)
+    # 3. Record: one transaction, the account locked, once per client order id (the unique
+    # Trade.client_order_id: a worker that recorded this very order meanwhile wins).
+    try:
+        with transaction.atomic(), events_batched():
+            account = _lock_account(bot.pk)
+            if (account.balance, account.updated_at) != seen:
+                # The account moved since the plan (every open, close and funding moves it):
+                # perhaps by this very order, recorded by another worker; else the rules
+                # again against the locked account, and what changed decides.
+                recorded = _recorded(order_id, Trade.Kind.OPEN)
+                if recorded is not None:
+                    return OpenResult(recorded.position, _already_recorded(order_id))
+                again = risk.check_open(
+                    request, portfolio_view(bot_id=bot.pk, available_balance=account.balance, now=now),
+                    market, settings, now)
+                if again.approved is None or (again.approved.margin, again.approved.leverage) != (
+                        plan.margin, plan.leverage):
+                    return OpenResult(None, [*again.notes, f"{symbol}: the account changed while the "
+                                             "order was placed; nothing opened"])
+            position = _write_open(account, bot.pk, plan, fill, guards, decision, now, order_id,
+                                   fallback_mmr=settings.fallback_mmr)
+    except IntegrityError:
+        recorded = _recorded(order_id, Trade.Kind.OPEN)
+        if recorded is None:
+            raise
+        return OpenResult(recorded.position, _already_recorded(order_id))
     return OpenResult(position, list(check.notes))
+
+
+def _write_open(
+    account: Account, bot_id: int, plan: risk.OpenPlan, fill: brokers.Fill, guards: dict[str, str],
+    decision: Any, now: datetime, order_id: str, *, fallback_mmr: Decimal,
+) -> Position:
+    # The paper broker fills at the planned price; any other venue's price moves the
+    # liquidation price with it.
+    symbol, side = plan.symbol, plan.side
+    liquidation = plan.liquidation_price if fill.price == plan.fill_price else liquidation_price_for(
+        symbol=symbol, side=side, entry_price=fill.price, quantity=fill.quantity, margin=plan.margin,
+        fallback_mmr=fallback_mmr)
+    fee = perps.round_money(fill.fee, ROUND_DOWN)  # as planned: margin + fee fits the balance
+    position = Position.objects.create(
+        bot_id=bot_id, symbol=symbol, side=side, margin=plan.margin, leverage=plan.leverage,
+        quantity=fill.quantity, entry_price=fill.price,
+        liquidation_price=liquidation, stop_loss=plan.stop_loss,
+        take_profit=plan.take_profit, mark_price=fill.price, marked_at=now,
+        opened_at=now, opening_decision=decision,
+        stop_loss_order_id=guards.get("stop_loss", ""),
+        take_profit_order_id=guards.get("take_profit", ""),
+    )
+    trade = Trade.objects.create(
+        bot_id=bot_id, position=position, decision=decision, kind=Trade.Kind.OPEN, side=side,
+        symbol=symbol, price=fill.price, quantity=fill.quantity, margin=plan.margin,
+        leverage=plan.leverage, fee=fee, executed_at=now, client_order_id=order_id,
+        exchange_order_id=fill.exchange_order_id,
+    )
+    memo = f"{side} {symbol} x{plan.leverage}"
+    postings = [Posting(Entry.Kind.MARGIN_LOCK, -plan.margin, position, trade, memo=memo)]
+    if fee > 0:
+        postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=f"open fee {memo}"))
+    entries_post(account=account, postings=postings, created_at=now, locked=True)
+    event_append("position_opened", {
+        "bot": bot_id, "position": position.pk, "trade": trade.pk, "symbol": symbol, "side": side,
+        "margin": plan.margin, "leverage": plan.leverage, "quantity": fill.quantity,
+        "entry_price": fill.price, "liquidation_price": liquidation,
+        "stop_loss": plan.stop_loss, "take_profit": plan.take_profit, "fee": trade.fee,
+        "decision": trade.decision_id, "opened_at": now,
+    }, bot_id=bot_id, now=now)
+    return position
 
 
 def _exit_fill(
@@ -214,6 +264,7 @@ def position_close(
     now: datetime | None = None,
     action_index: int = 1,
     broker: Broker | None = None,
+    settings: risk.RiskSettings | None = None,
 ) -> CloseResult:
     """Close an open position once: a second close of the same position is a clean refusal.
 
@@ -227,16 +278,16 @@ def position_close(
     if reason not in CloseReason.values:
         raise PositionError(f"unknown close reason {reason!r}")
     now = now or timezone.now()
-    settings = risk_settings()
+    settings = settings or risk_settings()
     position_id = position.pk if isinstance(position, Position) else position
     order_id = (
         brokers.order_id_for_decision(decision_id=decision.pk, index=action_index) if decision is not None
         else brokers.order_id_for_close(position_id=position_id, reason=reason)
     )
     # Plan: what the database says now (no lock held).
-    recorded = _recorded(order_id)
+    recorded = _recorded(order_id, Trade.Kind.CLOSE)
     if recorded is not None:  # a retry of a close already filled and recorded
-        return CloseResult(recorded.position, recorded, [f"order {order_id} was already recorded"])
+        return CloseResult(recorded.position, recorded, _already_recorded(order_id))
     current = Position.objects.filter(pk=position_id).first()
     if current is None:
         raise PositionError(f"there is no position {position_id}")
@@ -245,30 +296,38 @@ def position_close(
     # Place: outside any transaction of ours.
     broker = broker or paper_broker(settings)
     fill, venue_fee, venue_id, notes = _exit_fill(current, price, order_id, broker, settings)
-    # Record: the account and the position locked, once per client order id and per position.
-    with transaction.atomic():
-        account = _lock_account_of(position_id)
-        locked = Position.objects.select_for_update().get(pk=position_id)
-        recorded = _recorded(order_id)
-        if recorded is not None:  # another worker recorded this very order meanwhile
-            return CloseResult(locked, recorded, [f"order {order_id} was already recorded"])
-        if locked.status != Position.Status.OPEN:
-            return CloseResult(locked, None, [f"position {position_id} is already closed"])
-        gross = money(perps.unrealized_pnl(locked.side, locked.entry_price, fill, locked.quantity))
-        fee = money(venue_fee)
-        if reason == CloseReason.LIQUIDATION or locked.margin + gross - fee <= 0:
-            if reason != CloseReason.LIQUIDATION:
-                notes.append(
-                    f"the loss at {fill} would exceed the margin: liquidated, losing the margin"
+    # Record: the account and the position locked, once per position and per client order id
+    # (the unique Trade.client_order_id: a worker that recorded this very order meanwhile wins).
+    try:
+        with transaction.atomic(), events_batched():
+            account = _lock_account_of(position_id)
+            locked = Position.objects.select_for_update().get(pk=position_id)
+            if locked.status != Position.Status.OPEN:
+                recorded = _recorded(order_id, Trade.Kind.CLOSE)  # closed by this very order elsewhere?
+                if recorded is not None:
+                    return CloseResult(recorded.position, recorded, _already_recorded(order_id))
+                return CloseResult(locked, None, [f"position {position_id} is already closed"])
+            gross = money(perps.unrealized_pnl(locked.side, locked.entry_price, fill, locked.quantity))
+            fee = money(venue_fee)
+            if reason == CloseReason.LIQUIDATION or locked.margin + gross - fee <= 0:
+                if reason != CloseReason.LIQUIDATION:
+                    notes.append(
+                        f"the loss at {fill} would exceed the margin: liquidated, losing the margin"
+                    )
+                reason, gross, fee = CloseReason.LIQUIDATION, -locked.margin, Decimal("0")
+            trade = _write_close(account, locked, reason, fill, gross, fee, decision, now,
+                                 order_ids=(order_id, venue_id))
+            if settings.cooldown_minutes:
+                until = settings.cooldown_until(now)
+                Cooldown.objects.bulk_create(  # one upsert on (bot, symbol)
+                    [Cooldown(bot_id=locked.bot_id, symbol=locked.symbol, until=until)],
+                    update_conflicts=True, unique_fields=["bot", "symbol"], update_fields=["until"],
                 )
-            reason, gross, fee = CloseReason.LIQUIDATION, -locked.margin, Decimal("0")
-        trade = _write_close(account, locked, reason, fill, gross, fee, decision, now,
-                             order_ids=(order_id, venue_id))
-        if settings.cooldown_minutes:
-            Cooldown.objects.bulk_create(  # one upsert on (bot, symbol)
-                [Cooldown(bot_id=locked.bot_id, symbol=locked.symbol, until=settings.cooldown_until(now))],
-                update_conflicts=True, unique_fields=["bot", "symbol"], update_fields=["until"],
-            )
+    except IntegrityError:
+        recorded = _recorded(order_id, Trade.Kind.CLOSE)
+        if recorded is None:
+            raise
+        return CloseResult(recorded.position, recorded, _already_recorded(order_id))
     guards = tuple(i for i in (locked.stop_loss_order_id, locked.take_profit_order_id) if i)
     if guards:  # after commit, outside the transaction: no protection order outlives its position
         broker.unprotect(symbol=locked.symbol, exchange_order_ids=guards)
@@ -319,9 +378,9 @@ def _write_close(
 
 
 def liquidation_price_for(*, symbol: str, side: str, entry_price: Decimal, quantity: Decimal,
-                          margin: Decimal) -> Decimal:
+                          margin: Decimal, fallback_mmr: Decimal | None = None) -> Decimal:
     """The isolated-margin liquidation price at the position's notional tier."""
-    mmr, cum = tiers.maintenance(
-        symbol, perps.notional(entry_price, quantity), fallback_mmr=risk_settings().fallback_mmr
-    )
+    if fallback_mmr is None:
+        fallback_mmr = risk_settings().fallback_mmr
+    mmr, cum = tiers.maintenance(symbol, perps.notional(entry_price, quantity), fallback_mmr=fallback_mmr)
     return perps.liquidation_price(side, entry_price, quantity, margin, mmr, cum)

@@ -10,6 +10,7 @@ from bots import prompts
 from bots.decisions import action_text, actions_of
 from bots.models import Bot, Decision
 from ledger.aggregates import MoneySum
+from ledger.values import total_value
 from trading.models import Cooldown, Market, Position
 from trading.perps import pnl_pct_of_margin
 
@@ -93,4 +94,4 @@ def money_totals(bot: Bot, positions: list[prompts.PositionLine]) -> dict[str, D
         closed = closed.filter(closed_at__gt=bot.stats_reset_at)
     realized = closed.aggregate(total=MoneySum("realized_pnl"))["total"] or Decimal(0)
     return {"balance": balance, "margin": margin, "unrealized": unrealized, "realized": realized,
-            "total": balance + margin + unrealized}
+            "total": total_value(balance=balance, margin=margin, unrealized=unrealized)}
