@@ -16,9 +16,6 @@ from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.values import MONEY_QUANTUM
 
-# The old name of MONEY_QUANTUM, still imported by arena/legacy (proof.py, report.py, money.py).
-CENT = MONEY_QUANTUM
-
 
 class LedgerError(ValueError):
     """An entry that cannot be posted; the message says why."""

@@ -74,12 +74,10 @@ def open_positions(*, bot_id: int):
 
 
 def portfolio_view(*, bot_id: int, available_balance: Decimal, now: datetime) -> risk.PortfolioView:
+    fields = ("id", "symbol", "side", "margin", "leverage", "quantity", "entry_price")
     positions = tuple(
-        risk.OpenPositionView(
-            id=p.id, symbol=p.symbol, side=p.side, margin=p.margin, leverage=p.leverage,
-            quantity=p.quantity, entry_price=p.entry_price,
-        )
-        for p in open_positions(bot_id=bot_id).order_by("id")
+        risk.OpenPositionView(**row)  # the columns the rules read, not whole rows
+        for row in open_positions(bot_id=bot_id).order_by("id").values(*fields)
     )
     cooldowns = dict(
         Cooldown.objects.filter(bot_id=bot_id, until__gt=now).values_list("symbol", "until")

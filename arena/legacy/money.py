@@ -35,7 +35,8 @@ from arena.legacy.report import usdt
 from arena.legacy.writer import Written
 from bots.models import Bot
 from ledger.models import Account, Entry
-from ledger.services import CENT, Posting, entries_post, money
+from ledger.services import Posting, entries_post, money
+from ledger.values import MONEY_QUANTUM
 
 
 @dataclass
@@ -98,7 +99,7 @@ def _memo(target: Decimal, parts: Breakdown) -> str:
 def _why(target: Decimal, parts: Breakdown) -> str:
     residual = parts.residual(target)
     # Each close was rounded to 8 places here; the legacy summed unrounded floats.
-    rounding = CENT * (parts.closes + 1)
+    rounding = MONEY_QUANTUM * (parts.closes + 1)
     rest = ("the rest is rounding" if abs(residual) <= rounding
             else f"{usdt(residual)} is not explained by the legacy trades")
     return (f"history: initial {usdt(parts.initial)} + realized PnL {usdt(parts.realized)} of "

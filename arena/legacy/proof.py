@@ -16,13 +16,14 @@ from arena.legacy.botdata import BotData
 from arena.legacy.report import BotProof, Check, usdt
 from bots.models import Bot, Decision
 from ledger.models import Account, Snapshot
-from ledger.services import CENT, money
+from ledger.services import money
+from ledger.values import MONEY_QUANTUM
 from trading.models import Position, Trade
 
 
 def _tolerance(count: int) -> Decimal:
     # Each amount is rounded to 8 places here; the legacy summed unrounded floats.
-    return CENT * (count + 1)
+    return MONEY_QUANTUM * (count + 1)
 
 
 def bot_proof(bot: Bot | None, data: BotData, *, decisions_present: int, snapshots_present: int) -> BotProof:

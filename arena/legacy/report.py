@@ -5,7 +5,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from ledger.services import CENT
+from ledger.values import MONEY_QUANTUM
 
 SECTIONS = (
     "keys to re-enter", "provider base URLs normalised", "providers", "users", "arena settings",
@@ -104,4 +104,4 @@ class Report:
 
 
 def usdt(value: Decimal | None) -> str:
-    return "-" if value is None else f"{Decimal(value).quantize(CENT):f}"
+    return "-" if value is None else f"{Decimal(value).quantize(MONEY_QUANTUM):f}"

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
-from django.apps import apps
 from django.db.models import OuterRef, Q, Subquery
 
 from arena.legacy import bulk, mapping
@@ -23,7 +22,7 @@ from arena.legacy.history import PositionPlan
 from arena.legacy.history import close_enough as _close
 from arena.legacy.records import LegacyDecision, LegacySnapshot, LegacyTrade
 from arena.legacy.values import Where
-from bots.models import Bot, Decision
+from bots.models import Bot, Decision, LearningSummary
 from ledger.models import Snapshot
 from ledger.services import money
 from trading.models import Cooldown, Position, Trade
@@ -316,18 +315,12 @@ class BotWriter:
         summary = mapping.learning_summary(self.data.config.history_summary, self.data.config.where)
         if summary is None:
             return
-        try:
-            model = apps.get_model("bots", "LearningSummary")
-        except LookupError:
-            self.ctx.report.add("learning summaries", f"{self.bot.legacy_id}: not imported, this arena has "
-                                                      f"no learning summaries yet: {summary.text[:120]!r}")
-            return
         covers_to = summary.covers_to or summary.generated_at or self.ctx.now
         covers_from = min(summary.covers_from or covers_to, covers_to)
-        if model.objects.filter(Q(bot=self.bot) & Q(covers_to=covers_to)).exists():
+        if LearningSummary.objects.filter(Q(bot=self.bot) & Q(covers_to=covers_to)).exists():
             return
         self.ctx.current = f"bot {self.bot.legacy_id!r} history_summary"
-        model.objects.create(
+        LearningSummary.objects.create(
             bot=self.bot, summary=_clean(summary.text), covers_from=covers_from, covers_to=covers_to,
             decisions_count=max(summary.count, 1), token_count=summary.token_count,
             created_at=summary.generated_at or self.ctx.now,

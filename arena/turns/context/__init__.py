@@ -3,11 +3,11 @@
 the scripted context and the provider configuration put together)."""
 from __future__ import annotations
 
-from arena.turns.context.candles import PROMPT_CANDLES, TOOL_CANDLES, TOOL_INTERVALS, CandleCache
+from arena.turns.context.candles import PROMPT_CANDLES, TOOL_CANDLES, CandleCache
 from arena.turns.context.job import Job, job_prepare, scripted_context
 from arena.turns.context.reads import market_snapshot
 
 __all__ = [
-    "PROMPT_CANDLES", "TOOL_CANDLES", "TOOL_INTERVALS", "CandleCache", "Job", "job_prepare",
+    "PROMPT_CANDLES", "TOOL_CANDLES", "CandleCache", "Job", "job_prepare",
     "market_snapshot", "scripted_context",
 ]

@@ -15,7 +15,6 @@ from trading.services import candles_fetch_and_store
 # Hourly candles behind each market's indicators: as many as the indicators tool
 # reads, so the prompt and the tool agree.
 PROMPT_CANDLES = INDICATOR_CANDLES
-TOOL_INTERVALS = INTERVALS
 TOOL_CANDLES = 501  # the tools' largest lookback (500 returns) needs one candle more
 
 
@@ -54,7 +53,7 @@ class CandleCache:
     def load_for_tools(self, symbols: Sequence[str]) -> None:
         """Fetch every interval the sandbox tools may read, before their calls begin."""
         for symbol in symbols:
-            for interval in TOOL_INTERVALS:
+            for interval in INTERVALS:
                 self.get(symbol, interval, TOOL_CANDLES)
 
     def tool_source(self, symbols: set[str]) -> Callable[[str, str, int], Sequence[Any]]:
