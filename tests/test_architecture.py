@@ -8,17 +8,14 @@
   ``import`` and ``from … import`` counts, at module level or inside a function.
 - No lower layer reaches upward with ``apps.get_model("<app>", …)`` either.
 
-Each allow-list holds today's exceptions so the suite stays green while they are fixed. An
-allow-list may only shrink: a listed file that grows, or a listed violation that is gone,
-fails too, so that the list is corrected in the same change.
+There are no exceptions: a change that breaks a rule splits the module or passes the value
+down instead.
 """
 from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 APPS = ("arena", "bots", "trading", "ledger")  # highest first
@@ -31,20 +28,6 @@ FORBIDDEN = {
     "bots": {"arena"},
     "arena": set(),
 }
-
-# Modules over MAX_MODULE_LINES today, with their line count then: a listed file may not grow
-# past its count (lower the count when it shrinks), and must be removed from the list once it
-# is within the limit.
-OVERSIZED_MODULES = {
-    "trading/risk.py": 445,  # pure risk rules; to be split into trading/risk/
-}
-
-# Upward imports today: (file, the app it imports). Being fixed; remove an entry with its fix.
-UPWARD_IMPORTS: set[tuple[str, str]] = set()
-
-# Upward apps.get_model calls today: (file, the app label it names). None.
-UPWARD_GET_MODEL: set[tuple[str, str]] = set()
-
 
 def _product_modules() -> list[Path]:
     return sorted(
@@ -127,7 +110,7 @@ def test_no_new_module_is_over_the_line_limit():
     over = {
         _name(path): count
         for path in _product_modules()
-        if (count := _line_count(path)) > MAX_MODULE_LINES and _name(path) not in OVERSIZED_MODULES
+        if (count := _line_count(path)) > MAX_MODULE_LINES
     }
     assert not over, (
         f"modules over {MAX_MODULE_LINES} lines; split each into a package by concern: "
@@ -135,39 +118,18 @@ def test_no_new_module_is_over_the_line_limit():
     )
 
 
-@pytest.mark.parametrize("name", sorted(OVERSIZED_MODULES))
-def test_an_oversized_module_only_shrinks(name):
-    path = ROOT / name
-    assert path.exists(), f"{name} is gone: remove it from OVERSIZED_MODULES"
-    count, allowed = _line_count(path), OVERSIZED_MODULES[name]
-    assert count <= allowed, f"{name} grew to {count} lines (allowed {allowed}): split it rather than grow it"
-    assert count > MAX_MODULE_LINES, (
-        f"{name} is {count} lines, within the limit: remove it from OVERSIZED_MODULES"
-    )
-
-
 def test_imports_point_down_only():
     found = _violations(_imported_apps)
-    new = {key: where for key, where in found.items() if key not in UPWARD_IMPORTS}
-    assert not new, "upward imports (DESIGN.md, Dependency direction): " + "; ".join(
-        f"{file} imports {target} ({', '.join(where)})" for (file, target), where in sorted(new.items())
-    )
-    fixed = UPWARD_IMPORTS - found.keys()
-    assert not fixed, "fixed, remove from UPWARD_IMPORTS: " + ", ".join(
-        f"{file} → {target}" for file, target in sorted(fixed)
+    assert not found, "upward imports (DESIGN.md, Dependency direction): " + "; ".join(
+        f"{file} imports {target} ({', '.join(where)})" for (file, target), where in sorted(found.items())
     )
 
 
 def test_no_lower_layer_reaches_up_with_get_model():
     found = _violations(lambda path, tree: _get_model_labels(tree))
-    new = {key: where for key, where in found.items() if key not in UPWARD_GET_MODEL}
-    assert not new, "apps.get_model reaching upward (pass the value down instead): " + "; ".join(
+    assert not found, "apps.get_model reaching upward (pass the value down instead): " + "; ".join(
         f"{file} gets a model of {'an app it cannot tell' if target == '?' else target} ({', '.join(where)})"
-        for (file, target), where in sorted(new.items())
-    )
-    fixed = UPWARD_GET_MODEL - found.keys()
-    assert not fixed, "fixed, remove from UPWARD_GET_MODEL: " + ", ".join(
-        f"{file} → {target}" for file, target in sorted(fixed)
+        for (file, target), where in sorted(found.items())
     )
 
 
