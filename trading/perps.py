@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from ledger.values import MONEY_QUANTUM  # USDT amounts: the journal's precision, 1e-8
+
 LONG = "LONG"
 SHORT = "SHORT"
 SIDES = (LONG, SHORT)
@@ -32,7 +34,6 @@ TRIGGER_KINDS = (STOP_LOSS, TAKE_PROFIT, LIQUIDATION)
 # database from rounding later in an unknown one.
 PRICE_QUANTUM = Decimal("1e-12")
 QUANTITY_QUANTUM = Decimal("1e-12")
-MONEY_QUANTUM = Decimal("1e-8")
 
 BPS = Decimal("10000")
 FUNDING_INTERVAL = timedelta(hours=8)
