@@ -91,7 +91,8 @@ def _decision_fields(call: ModelCall) -> dict[str, Any]:
 
 def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
                      holds: Callable[[], bool] | None = None) -> Outcome:
-    """Write ``bot``'s Decision for ``turn`` and execute its actions atomically.
+    """Write ``bot``'s Decision for ``turn``, then execute its actions one by one, each
+    recorded in its own transaction through the broker the bot's mode chooses.
 
     ``holds`` says, under the account lock, whether this turn still holds the bot's claim;
     if not, nothing is written (another turn owns the bot now).

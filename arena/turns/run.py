@@ -11,10 +11,11 @@
 3. Prompts are built from the database, then every bot's model is called concurrently
    over httpx — outside any transaction — so a turn lasts about as long as its slowest
    bot.
-4. Each bot's answer is recorded and executed in its own atomic transaction
-   (``arena.turns.execute``); a failure keeps the reply as a failed decision. Every
-   turn ends finished, failed or skipped, and each outcome reaches the bot's owner as
-   an event after commit.
+4. Each bot's answer is recorded as its Decision, then executed action by action
+   (``arena.turns.execute``): planned, placed through the broker its mode chooses, and
+   recorded in a transaction of its own; a failure keeps the reply as a failed decision.
+   Every turn ends finished, failed or skipped, and each outcome reaches the bot's owner
+   as an event after commit.
 """
 from __future__ import annotations
 

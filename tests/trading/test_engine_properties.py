@@ -1,5 +1,7 @@
 """Property-based: random opens, closes, price paths, funding and trigger checks keep
-every ledger invariant after every step, on the real database."""
+every ledger invariant after every step, on the real database. Orders go through the
+broker path as a turn sends them (a decision's client order ids, the paper broker or a
+venue that refuses), and retries of an order already recorded change nothing."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
@@ -18,10 +20,13 @@ from hypothesis.stateful import (
 )
 
 from arena.models import User
+from bots.models import Decision
 from bots.services import bot_create, bot_reset, provider_create
 from ledger.aggregates import MoneySum
 from ledger.models import Entry
 from trading import perps
+from trading.brokers import REJECTED, Fill, Order
+from trading.brokers.paper import PaperBroker
 from trading.models import Market, Position, Trade
 from trading.services import funding_apply, position_close, position_open, positions_mark, triggers_check
 
@@ -32,6 +37,18 @@ START = datetime(2026, 3, 1, 0, 30, tzinfo=UTC)
 
 def total(queryset, field: str = "amount") -> Decimal:
     return queryset.aggregate(s=MoneySum(field))["s"] or D("0")
+
+
+class Refusing(PaperBroker):
+    """A venue that refuses every order: nothing may be recorded."""
+
+    def place(self, order: Order) -> Fill:
+        return Fill(order.client_order_id, REJECTED, reason="insufficient margin at the venue")
+
+
+def book() -> tuple[int, int, int, Decimal]:
+    return (Position.objects.count(), Trade.objects.count(), Entry.objects.count(),
+            total(Entry.objects.all()))
 
 
 class Engine(RuleBasedStateMachine):
@@ -47,6 +64,11 @@ class Engine(RuleBasedStateMachine):
         for symbol, price in self.prices.items():
             Market.objects.create(symbol=symbol, last_price=price, mark_price=price)
         self.now = START
+        self.last = None  # the last order sent with a decision: (open or close, its arguments)
+
+    def decision(self) -> Decision:
+        return Decision.objects.create(bot=self.bot, created_at=self.now, prompt="p", raw_response="r",
+                                       actions=[], notes=[], success=True)
 
     def teardown(self) -> None:
         transaction.set_rollback(True)
@@ -63,22 +85,44 @@ class Engine(RuleBasedStateMachine):
         leverage=st.integers(min_value=1, max_value=150),
         stop=st.none() | st.decimals(min_value=D("0.005"), max_value=D("0.2"), places=3),
         take=st.none() | st.decimals(min_value=D("0.005"), max_value=D("0.3"), places=3),
+        refused=st.booleans(),
+        index=st.integers(min_value=1, max_value=3),
     )
-    def open(self, symbol, side, margin, leverage, stop, take):
+    def open(self, symbol, side, margin, leverage, stop, take, refused, index):
         price = self.prices[symbol]
         sign = 1 if side == "LONG" else -1
-        position_open(
-            bot=self.bot, symbol=symbol, side=side, margin=margin, leverage=leverage,
-            stop_loss=None if stop is None else price * (1 - sign * stop),
-            take_profit=None if take is None else price * (1 + sign * take),
-            now=self.tick(),
-        )
+        asked = {
+            "bot": self.bot, "symbol": symbol, "side": side, "margin": margin, "leverage": leverage,
+            "stop_loss": None if stop is None else price * (1 - sign * stop),
+            "take_profit": None if take is None else price * (1 + sign * take),
+            "now": self.tick(), "decision": self.decision(), "action_index": index,
+        }
+        if refused:
+            before = book()
+            result = position_open(**asked, broker=Refusing(slippage_bps=D("5"), taker_fee_rate=D("0.0005")))
+            assert result.position is None and book() == before, "a refused order records nothing"
+            return
+        if position_open(**asked).position is not None:
+            self.last = (position_open, asked)
 
     @precondition(lambda self: Position.objects.filter(status="open").exists())
     @rule(data=st.data())
     def close(self, data):
         ids = list(Position.objects.filter(status="open").order_by("id").values_list("id", flat=True))
-        position_close(position=data.draw(st.sampled_from(ids)), reason="decision", now=self.tick())
+        asked = {"position": data.draw(st.sampled_from(ids)), "reason": "decision", "now": self.tick(),
+                 "decision": self.decision(), "action_index": data.draw(st.integers(1, 3))}
+        if position_close(**asked).closed:
+            self.last = (position_close, asked)
+
+    @precondition(lambda self: self.last is not None)
+    @rule()
+    def retry(self):
+        """The same order again (a redelivered task, a retry after a timeout): recorded once."""
+        service, asked = self.last
+        before = book()
+        result = service(**asked)
+        assert result.notes[-1].endswith("was already recorded"), result.notes
+        assert book() == before
 
     @rule(symbol=st.sampled_from(sorted(SYMBOLS)), change=st.decimals(min_value=D("-0.3"), max_value=D("0.3"),
                                                                        places=4))

@@ -1,8 +1,13 @@
-"""Opening and closing positions on paper.
+"""Opening and closing positions: plan, place, record.
 
-Each service is one ``transaction.atomic()`` that locks the bot's account row
-first and the position row second — the same order everywhere, so two writers
-never deadlock — and moves money only through ``ledger.services.entries_post``.
+*Plan* reads what the database says now (no lock) and applies the pure risk rules
+(``trading.risk``). *Place* hands the order to a broker (``trading.brokers``; the paper
+broker unless the caller names another), outside any transaction. *Record* is one
+``transaction.atomic()`` that locks the bot's account row first and the position row
+second — the same order everywhere, so two writers never deadlock — re-checks the rules
+only if the account moved since the plan, writes the trade once per client order id
+(unique), moves money only through ``ledger.services.entries_post``, and writes its
+events in one batch (``ledger.events.events_batched``).
 """
 from __future__ import annotations
 
