@@ -10,18 +10,35 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.safestring import SafeString
 
-from arena.models import ArenaSettings, BotTurn, Turn, User
+from arena.models import ApiToken, ArenaSettings, BotTurn, Turn, User
 from arena.services import arena_settings_save
 from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
 
 
 @admin.register(User)
 class ArenaUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Arena", {"fields": ("role", "legacy_id")}))
+    fieldsets = (*UserAdmin.fieldsets, ("Arena", {"fields": ("role", "display_name", "legacy_id")}))
     add_fieldsets = (*UserAdmin.add_fieldsets, ("Arena", {"fields": ("role",)}))
     list_display = (*UserAdmin.list_display, "role")
     list_filter = (*UserAdmin.list_filter, "role")
     search_fields = (*UserAdmin.search_fields, "legacy_id")
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are listed (never shown: only digests are stored) and revoked by deleting."""
+
+    list_display = ("token_key", "name", "user", "created", "expiry")
+    list_select_related = ("user",)
+    search_fields = ("token_key", "name", "user__username")
+    fields = ("token_key", "name", "user", "created", "expiry")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token is made by its user (POST /api/auth/tokens/) and shown to them once
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(ArenaSettings)

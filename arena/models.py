@@ -7,6 +7,7 @@ from django.contrib.auth.models import AbstractUser
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from knox.models import AbstractAuthToken
 
 from trading.risk import MIN_TRADE_USDT
 
@@ -22,8 +23,20 @@ class User(AbstractUser):
         ADMIN = "admin", "Admin"
 
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.USER)
+    # The name shown publicly beside the user's bots (the leaderboard, public bot pages);
+    # the username, e-mail and real names are never public.
+    display_name = models.CharField(max_length=50, blank=True)
     # The legacy users.id (32 hex characters) of an imported user.
     legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
+
+    @property
+    def is_arena_admin(self) -> bool:
+        """Sees and manages every user's objects: the admin role or a superuser."""
+        return self.is_active and (self.is_superuser or self.role == self.Role.ADMIN)
+
+    @property
+    def public_name(self) -> str:
+        return self.display_name or f"Trader {self.pk}"
 
     class Meta:
         constraints = [
@@ -32,6 +45,20 @@ class User(AbstractUser):
                 name="arena_user_role_valid",
             ),
         ]
+
+
+class ApiToken(AbstractAuthToken):
+    """A named API token for scripts (django-rest-knox, ``KNOX_TOKEN_MODEL``).
+
+    Only the token's SHA-512 digest is stored (``digest``) with its first characters
+    (``token_key``) to find it; the token itself is shown once, when it is made. It
+    expires at ``expiry`` and is revoked by deleting the row.
+    """
+
+    name = models.CharField(max_length=100, help_text="What the token is for, e.g. \"backtest script\".")
+
+    class Meta:
+        verbose_name = "API token"
 
 
 def _default_symbols() -> list[str]:

@@ -8,6 +8,7 @@ variable (see ``arena/env.py``).
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -66,6 +67,9 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "knox",  # API tokens for scripts, hashed at rest (the model is arena.ApiToken)
+    "django_filters",
+    "axes",  # locks out repeated failed logins, on the API and the admin alike
     "drf_spectacular",
     "drf_spectacular_sidecar",  # Swagger UI and Redoc as static files: the docs work offline
     "channels",
@@ -85,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lockout raised by a login into its response.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "arena.urls"
@@ -141,6 +147,22 @@ DATABASES = {"default": _database(env_str("DATABASE_URL"))}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "arena.User"
+# AxesStandaloneBackend first: it refuses a locked-out login before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Five wrong passwords for one username from one address lock that pair out for 15 minutes
+# (locking the username alone would let anyone lock a user out). A success resets the count;
+# an admin unlocks early with `manage.py axes_reset_username USERNAME`.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("AXES_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_VERBOSE = False
+AXES_LOCKOUT_CALLABLE = "arena.api.errors.lockout_response"
+# New accounts through POST /api/auth/register/; off = only an admin creates users.
+ARENA_REGISTRATION_OPEN = env_bool("ARENA_REGISTRATION_OPEN", True)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -249,19 +271,53 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "arena.api.auth.SessionAuthentication",  # the browser: CSRF enforced
+        "arena.api.auth.TokenAuthentication",  # scripts: "Authorization: Token …"
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_PAGINATION_CLASS": "arena.api.pagination.Cursor",
     "PAGE_SIZE": 100,
+    "EXCEPTION_HANDLER": "arena.api.errors.handler",
+    "DEFAULT_THROTTLE_RATES": {
+        # Per client address, on the views that take a password.
+        "login": env_str("ARENA_LOGIN_RATE", "20/min"),
+        "register": env_str("ARENA_REGISTER_RATE", "10/hour"),
+    },
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "COERCE_DECIMAL_TO_STRING": True,  # money leaves as exact decimal strings, never floats
+}
+KNOX_TOKEN_MODEL = "arena.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=env_int("ARENA_TOKEN_TTL_DAYS", 30, minimum=1)),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_PREFIX": "arena_",  # so a leaked token is recognisable (and secret scanners can match it)
+    "AUTO_REFRESH": False,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arena API",
-    "DESCRIPTION": "AI trading bots on crypto perpetual futures.",
+    "DESCRIPTION": (
+        "AI trading bots on crypto perpetual futures.\n\n"
+        "**Authentication.** The browser uses its session (log in with `POST /api/auth/login/`; "
+        "unsafe methods need the `X-CSRFToken` header from the `csrftoken` cookie). Scripts send "
+        "`Authorization: Token <token>`, a token made with `POST /api/auth/tokens/`.\n\n"
+        "**Errors** are JSON: `{\"error\": {\"code\": \"…\", \"message\": \"…\", "
+        "\"fields\": {\"field\": [\"…\"]}}}`. Another user's object is a 404.\n\n"
+        "**Lists** are cursor-paginated: follow `next`; `page_size` up to 500."
+    ),
     "VERSION": "1.0.0",
-    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],  # the docs are public
+    "SERVE_AUTHENTICATION": [],
+    "COMPONENT_SPLIT_REQUEST": True,  # write-only fields (keys, passwords) appear in requests only
+    "ENUM_NAME_OVERRIDES": {
+        "BotModeEnum": "bots.models.Bot.Mode",
+        "ProviderKindEnum": "bots.models.LLMProvider.Kind",
+        "RoleEnum": "arena.models.User.Role",
+        "CloseReasonEnum": "trading.models.CloseReason",
+        "SideEnum": "trading.models.Side",
+    },
     # From drf-spectacular-sidecar's static files, never a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

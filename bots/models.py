@@ -131,6 +131,12 @@ class Bot(models.Model):
         default=False, help_text="Let the model call analysis tools before deciding."
     )
     avatar = models.FileField(upload_to="avatars/", blank=True)
+    # Who else sees the bot (DESIGN.md, "Who sees what"): a listed bot's results are public;
+    # its prompt, reasoning and learning summary only if the owner publishes them.
+    is_listed = models.BooleanField(default=True, help_text="Shown on the leaderboard and public pages.")
+    reasoning_public = models.BooleanField(
+        default=False, help_text="Publish the prompt, the decisions' reasoning and the learning summary."
+    )
     # Statistics (PnL, win rate, trade count) count from here; set by a paper reset.
     stats_reset_at = models.DateTimeField(null=True, blank=True)
     # A turn claims the bot until this time with a conditional UPDATE, so overlapping

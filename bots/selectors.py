@@ -5,8 +5,9 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 
-from bots.models import Bot
+from bots.models import Bot, Decision, LLMProvider
 from bots.providers.base import ProviderConfig
 from trading.encryption import SecretUnreadable
 
@@ -43,3 +44,25 @@ def provider_config_for(bot: Bot) -> tuple[ProviderConfig | None, str]:
         return ProviderConfig.from_model(provider), ""
     except SecretUnreadable as exc:
         return None, f"provider {provider.name!r}: {exc}"
+
+
+def bots_of(*, user_id: int, see_all: bool = False) -> QuerySet[Bot]:
+    """The bots a user manages: their own, or every bot for an admin (``see_all``), with
+    their provider, owner and account joined for lists."""
+    rows = Bot.objects.select_related("provider", "owner", "account")
+    return rows if see_all else rows.filter(owner_id=user_id)
+
+
+def providers_of(*, user_id: int, see_all: bool = False) -> QuerySet[LLMProvider]:
+    """A user's LLM providers, or every user's for an admin (``see_all``)."""
+    rows = LLMProvider.objects.select_related("owner")
+    return rows if see_all else rows.filter(owner_id=user_id)
+
+
+def bots_listed() -> QuerySet[Bot]:
+    """Bots anyone may see (DESIGN.md "Who sees what"): active and listed by their owner."""
+    return Bot.objects.filter(is_active=True, is_listed=True).select_related("provider", "owner", "account")
+
+
+def decisions_of(*, bot_id: int) -> QuerySet[Decision]:
+    return Decision.objects.filter(bot_id=bot_id)

@@ -22,13 +22,13 @@ from trading.services import position_close
 
 _BOT_OPTIONS = {
     "initial_balance", "symbols", "sandbox_enabled", "is_paused", "is_active", "legacy_id",
-    "avatar", "created_at",
+    "avatar", "created_at", "is_listed", "reasoning_public",
 }
 # What bot_update may change. Owner, mode and initial balance are fixed at creation: the
 # funded account and the REAL_TRADING_ENABLED check rest on them.
 _BOT_UPDATABLE = {
     "name", "prompt", "provider", "symbols", "sandbox_enabled", "is_paused", "is_active",
-    "legacy_id", "avatar",
+    "legacy_id", "avatar", "is_listed", "reasoning_public",
 }
 
 
@@ -87,7 +87,8 @@ def bot_create(
 
 def bot_update(*, bot: Bot, **changes: Any) -> Bot:
     """Change what may change after creation (name, prompt, provider, symbols,
-    sandbox_enabled, is_paused, is_active, legacy_id, avatar) on the locked row; the
+    sandbox_enabled, is_paused, is_active, legacy_id, avatar, is_listed, reasoning_public)
+    on the locked row; the
     provider must stay the owner's. Returns the saved row; raises ``ValidationError``
     for anything invalid and ``TypeError`` for a field that cannot change."""
     fixed = set(changes) - _BOT_UPDATABLE
@@ -136,17 +137,29 @@ def bots_set_paused(*, bots: QuerySet[Bot], paused: bool) -> int:
     return changed
 
 
+# The prompt a copy of another user's unpublished bot starts with: their prompt is theirs.
+CLONE_PROMPT = (
+    "You trade USDT-margined perpetual futures. It is {{currentDate}}.\n"
+    "Account value {{totalValue}} USDT, available {{availableBalance}} USDT, "
+    "unrealized PnL {{unrealizedPnl}} USDT.\n\nOpen positions:\n{{openPositions}}\n\n"
+    "Markets:\n{{marketData}}\n\nDecide what to open, close or hold, with stops and targets."
+)
+
+
 def bot_clone(
-    *, bot: Bot, owner: Any, name: str | None = None, provider: LLMProvider | None = None
+    *, bot: Bot, owner: Any, name: str | None = None, provider: LLMProvider | None = None,
+    copy_prompt: bool = True,
 ) -> Bot:
-    """A new paper bot for ``owner`` with ``bot``'s prompt, symbols and options, and its
-    own account funded with the arena's paper balance (through ``bot_create``).
+    """A new paper bot for ``owner`` with ``bot``'s symbols and options (and its prompt
+    when ``copy_prompt``; else ``CLONE_PROMPT``), and its own account funded with the
+    arena's paper balance (through ``bot_create``).
 
     ``provider`` defaults to ``bot``'s and must be ``owner``'s: cloning another user's
     bot needs one of the cloner's own providers. ``name`` defaults to "<name> (copy)".
     """
     return bot_create(
-        owner=owner, name=name or f"{bot.name} (copy)"[:100], prompt=bot.prompt,
+        owner=owner, name=name or f"{bot.name} (copy)"[:100],
+        prompt=bot.prompt if copy_prompt else CLONE_PROMPT,
         provider=provider or bot.provider, mode=Bot.Mode.PAPER, symbols=list(bot.symbols or []),
         sandbox_enabled=bot.sandbox_enabled, avatar=bot.avatar.name,
     )
@@ -168,6 +181,53 @@ def provider_create(
     provider.full_clean()
     provider.save()
     return provider
+
+
+_PROVIDER_UPDATABLE = {
+    "name", "base_url", "model", "api_key", "input_price_per_mtok", "output_price_per_mtok",
+    "timeout_seconds", "max_retries", "options", "is_active",
+}
+
+
+def provider_update(*, provider: LLMProvider, **changes: Any) -> LLMProvider:
+    """Change a provider; a new ``api_key`` is encrypted before it is stored (and clears
+    ``key_needs_reentry``). Its kind is fixed: a different vendor is a new provider."""
+    fixed = set(changes) - _PROVIDER_UPDATABLE
+    if fixed:
+        raise TypeError(f"provider_update() cannot change: {', '.join(sorted(fixed))}")
+    with transaction.atomic():
+        row = LLMProvider.objects.select_for_update().get(pk=provider.pk)
+        fields = []
+        for name, value in changes.items():
+            if name == "api_key":
+                row.api_key = value
+                row.key_needs_reentry = False
+                fields += ["api_key_encrypted", "key_needs_reentry"]
+            else:
+                setattr(row, name, value)
+                fields.append(name)
+        row.full_clean()
+        row.save(update_fields=[*fields, "updated_at"])
+    return row
+
+
+def provider_delete(*, provider: LLMProvider) -> str:
+    """Delete a provider no bot uses; one that only deleted bots used is deactivated (their
+    history names it). Refused while an active bot uses it. Returns "deleted" or
+    "deactivated"."""
+    with transaction.atomic():
+        row = LLMProvider.objects.select_for_update().get(pk=provider.pk)
+        using = list(Bot.objects.filter(provider=row, is_active=True).order_by("pk")
+                     .values_list("name", flat=True))
+        if using:
+            raise ValidationError({"provider": f"Used by {len(using)} bot(s) ({', '.join(using[:5])}): "
+                                   "give them another provider first."})
+        if Bot.objects.filter(provider=row).exists():
+            row.is_active = False
+            row.save(update_fields=["is_active", "updated_at"])
+            return "deactivated"
+        row.delete()
+        return "deleted"
 
 
 def bot_reset(*, bot: Bot, now: datetime | None = None) -> Bot:

@@ -2,8 +2,17 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 
 from bots.services import bot_create, provider_create
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The API's throttles count in the cache: each test starts with none used."""
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ImproperlyConfigured
 
 from trading import risk
-from trading.models import Cooldown, Market, Position
+from trading.models import Cooldown, Market, Position, Trade
 
 
 @dataclass(frozen=True)
@@ -107,3 +107,19 @@ def markets_unfresh(*, symbols: list[str], now: datetime, max_age_seconds: float
         elif age < -max_age_seconds:
             problems[symbol] = f"price is dated {-age:.0f} s in the future"
     return problems
+
+
+def symbols_tradable() -> set[str]:
+    """Symbols a bot may be given: every listed market and every symbol the arena prices
+    (its defaults included, before their first refresh)."""
+    symbols = set(Market.objects.filter(is_listed=True).values_list("symbol", flat=True))
+    symbols.update(_registered().symbols_wanted())
+    return symbols
+
+
+def positions_of(*, bot_id: int):
+    return Position.objects.filter(bot_id=bot_id)
+
+
+def trades_of(*, bot_id: int):
+    return Trade.objects.filter(bot_id=bot_id)

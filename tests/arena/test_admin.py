@@ -26,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.debug import SafeExceptionReporterFilter
 
+from arena.accounts import token_create
 from arena.models import ArenaSettings, BotTurn, Turn
 from bots.models import Bot, Decision, LearningSummary, LLMProvider
 from bots.services import bot_create, provider_create
@@ -121,6 +122,7 @@ def world(user, bot, openai_provider) -> World:
     wallet.api_secret = WALLET_SECRET
     wallet.save()
     cooldown = Cooldown.objects.create(bot=bot, symbol="ETHUSDT", until=T0 + timedelta(minutes=30))
+    token_create(user=user, name="backtest script")
     LearningSummary.objects.create(
         bot=bot, summary="BTC longs with a 2% stop worked.", covers_from=T0, covers_to=T0,
         first_decision=decision, last_decision=decision, decisions_count=1, token_count=250,

@@ -9,13 +9,20 @@ from pathlib import Path
 
 import pytest
 from django.apps import apps
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate as django_authenticate
 from django.core.management.base import CommandError
+from django.test import RequestFactory
 
 from arena.models import ArenaSettings, User
 from bots.models import Bot, LLMProvider
 from tests.arena.legacy_factory import LegacyArena, row_counts, run_import
 from trading.models import Wallet
+
+
+def authenticate(**credentials):
+    """A login as the site makes it: with its request (django-axes counts failures by it)."""
+    return django_authenticate(RequestFactory().post("/admin/login/"), **credentials)
+
 
 pytestmark = pytest.mark.django_db
 

@@ -1,0 +1,308 @@
+"""/api/bots/: a user's bots, their actions, and their history (positions, trades,
+decisions, snapshots). Scoped to the owner (admins see all): another user's bot is a 404."""
+from __future__ import annotations
+
+import django_filters
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from arena.api.accounts import ERROR
+from arena.api.base import StrictModelSerializer, filter_parameters, filtered, is_admin
+from arena.api.errors import Conflict
+from arena.api.history import (
+    DecisionFilter,
+    DecisionSerializer,
+    PositionFilter,
+    PositionSerializer,
+    SnapshotSerializer,
+    TradeFilter,
+    TradeSerializer,
+)
+from bots import services as bot_services
+from bots.models import Bot, LLMProvider
+from bots.selectors import bots_listed, bots_of, decisions_of, providers_of
+from ledger.selectors import snapshots_of
+from trading.models import CloseReason, Wallet
+from trading.selectors import positions_of, symbols_tradable, trades_of
+from trading.services import position_close
+from trading.services.positions import PositionError
+
+MAX_PROMPT_CHARS = 10_000
+
+
+def plain_text(value: str) -> str:
+    """A name is shown in pages and other people's feeds: no markup in it."""
+    if any(ch in value for ch in "<>"):
+        raise serializers.ValidationError("Use plain text: '<' and '>' are not allowed in a name.")
+    if value != value.strip() or not value:
+        raise serializers.ValidationError("A name cannot be empty or start or end with spaces.")
+    return value
+
+
+class BotSerializer(StrictModelSerializer):
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=LLMProvider.objects.none(), help_text="One of your providers."
+    )
+    name = serializers.CharField(max_length=100, validators=[plain_text])
+    prompt = serializers.CharField(max_length=MAX_PROMPT_CHARS, trim_whitespace=False,
+                                   help_text="The bot's instructions; {{placeholders}} are filled each turn.")
+    symbols = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, max_length=50,
+        help_text='Symbols to trade, e.g. ["BTCUSDT"]; empty = the arena\'s defaults.',
+    )
+    provider_name = serializers.CharField(source="provider.name", read_only=True)
+    model = serializers.CharField(source="provider.model", read_only=True)
+    owner = serializers.IntegerField(source="owner_id", read_only=True)
+    balance = serializers.DecimalField(source="account.balance", max_digits=24, decimal_places=8,
+                                       read_only=True, help_text="Cash not locked as margin (USDT).")
+
+    class Meta:
+        model = Bot
+        fields = [
+            "id", "name", "prompt", "provider", "provider_name", "model", "mode", "symbols",
+            "sandbox_enabled", "is_paused", "is_active", "is_listed", "reasoning_public",
+            "initial_balance", "balance", "stats_reset_at", "owner", "created_at", "updated_at",
+        ]
+        read_only_fields = ["id", "mode", "is_active", "initial_balance", "stats_reset_at", "created_at",
+                            "updated_at"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            # Only the user's own providers can be named: another user's is "not found".
+            self.fields["provider"].queryset = providers_of(user_id=request.user.pk)
+
+    def validate_symbols(self, symbols: list[str]) -> list[str]:
+        known = symbols_tradable()
+        unknown = [s for s in symbols if s not in known]
+        if unknown:
+            raise serializers.ValidationError(
+                f"Unknown symbol(s) {', '.join(unknown)}; tradable: {', '.join(sorted(known))}."
+            )
+        if len(set(symbols)) != len(symbols):
+            raise serializers.ValidationError("A symbol is listed twice.")
+        return symbols
+
+
+class BotCreateSerializer(BotSerializer):
+    mode = serializers.ChoiceField(choices=Bot.Mode.choices, default=Bot.Mode.PAPER)
+    confirm_real = serializers.BooleanField(
+        required=False, default=False, write_only=True,
+        help_text="Must be true for a real-money bot: its orders go to your exchange account.",
+    )
+    wallet = serializers.PrimaryKeyRelatedField(
+        queryset=Wallet.objects.none(), required=False, allow_null=True, write_only=True,
+        help_text="A real bot's wallet: one of yours, not yet used by another bot.",
+    )
+
+    class Meta(BotSerializer.Meta):
+        fields = [*BotSerializer.Meta.fields, "confirm_real", "wallet"]
+        read_only_fields = [f for f in BotSerializer.Meta.read_only_fields if f != "mode"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            self.fields["wallet"].queryset = Wallet.objects.filter(owner=request.user, bot__isnull=True,
+                                                                   is_active=True)
+
+    def validate(self, data):
+        request = self.context["request"]
+        # The owner, provider and mode rules of every bot, before the API's own.
+        bot_services.bot_validate(owner=request.user, provider=data["provider"], mode=data.get("mode"))
+        if data.get("mode") == Bot.Mode.REAL:
+            errors = {}
+            if not data.get("confirm_real"):
+                errors["confirm_real"] = [
+                    "A real-money bot trades your exchange account: send true to confirm."]
+            if not data.get("wallet"):
+                errors["wallet"] = ["A real-money bot needs one of your wallets."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        elif data.get("wallet"):
+            raise serializers.ValidationError({"wallet": ["Only a real-money bot takes a wallet."]})
+        return data
+
+
+class CloneSerializer(StrictModelSerializer):
+    clone_from = serializers.PrimaryKeyRelatedField(
+        queryset=Bot.objects.none(), help_text="Any listed bot, or one of yours: a new paper bot of yours."
+    )
+    name = serializers.CharField(max_length=100, validators=[plain_text], required=False)
+    provider = serializers.PrimaryKeyRelatedField(
+        queryset=LLMProvider.objects.none(), required=False,
+        help_text="One of your providers (required when cloning another user's bot).",
+    )
+
+    class Meta:
+        model = Bot
+        fields = ["clone_from", "name", "provider"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None and request.user.is_authenticated:
+            user = request.user
+            self.fields["clone_from"].queryset = (bots_listed() | bots_of(user_id=user.pk)).distinct()
+            self.fields["provider"].queryset = providers_of(user_id=user.pk)
+
+
+class BotFilter(django_filters.FilterSet):
+    is_active = django_filters.BooleanFilter(help_text="Default true: deleted bots only with false.")
+
+    class Meta:
+        model = Bot
+        fields = ["mode", "provider", "is_paused", "is_active", "is_listed"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Your bots (admins: every bot)"),
+    retrieve=extend_schema(summary="One of your bots", responses={200: BotSerializer, 404: ERROR}),
+    partial_update=extend_schema(summary="Change a bot",
+                                 responses={200: BotSerializer, 400: ERROR, 404: ERROR}),
+    destroy=extend_schema(summary="Delete a bot (it stops trading; its history stays)",
+                          responses={204: None, 404: ERROR}),
+)
+class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = BotSerializer
+    filterset_class = BotFilter
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        rows = bots_of(user_id=self.request.user.pk, see_all=is_admin(self.request.user))
+        if self.action == "list" and "is_active" not in self.request.query_params:
+            rows = rows.filter(is_active=True)
+        return rows
+
+    @extend_schema(
+        summary="Create a bot, or clone one with clone_from",
+        request=PolymorphicProxySerializer(
+            component_name="BotCreateOrClone", serializers=[BotCreateSerializer, CloneSerializer],
+            resource_type_field_name=None,
+        ),
+        responses={201: BotSerializer, 400: ERROR},
+        description=(
+            "A new bot gets a ledger account funded with the arena's paper balance. "
+            "With `clone_from` (any listed bot or one of yours), the new paper bot copies its "
+            "prompt (only if it is yours or its reasoning is published), symbols and options."
+        ),
+    )
+    def create(self, request: Request) -> Response:
+        if isinstance(request.data, dict) and "clone_from" in request.data:
+            return self._clone(request)
+        form = BotCreateSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = dict(form.validated_data)
+        data.pop("confirm_real", None)
+        wallet = data.pop("wallet", None)
+        with transaction.atomic():
+            bot = bot_services.bot_create(owner=request.user, **data)
+            if wallet is not None:
+                Wallet.objects.filter(pk=wallet.pk, bot__isnull=True).update(bot=bot)
+        return Response(BotSerializer(self._fresh(bot)).data, status=status.HTTP_201_CREATED)
+
+    def _clone(self, request: Request) -> Response:
+        form = CloneSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        source: Bot = form.validated_data["clone_from"]
+        provider = form.validated_data.get("provider")
+        mine = source.owner_id == request.user.pk
+        if provider is None and not mine:
+            raise serializers.ValidationError({"provider": ["Name one of your providers for the copy."]})
+        bot = bot_services.bot_clone(bot=source, owner=request.user, name=form.validated_data.get("name"),
+                                     provider=provider, copy_prompt=mine or source.reasoning_public)
+        return Response(BotSerializer(self._fresh(bot)).data, status=status.HTTP_201_CREATED)
+
+    def _fresh(self, bot: Bot) -> Bot:
+        return bots_of(user_id=bot.owner_id).get(pk=bot.pk)
+
+    def partial_update(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        form = BotSerializer(bot, data=request.data, partial=True, context={"request": request})
+        form.is_valid(raise_exception=True)
+        bot_services.bot_update(bot=bot, **form.validated_data)
+        return Response(BotSerializer(self._fresh(bot)).data)
+
+    def destroy(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        if bot.is_active:
+            bot_services.bot_update(bot=bot, is_active=False, is_paused=True)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Pause: no more turns (open positions keep their stops)", request=None,
+                   responses={200: BotSerializer, 404: ERROR})
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk=None) -> Response:
+        bot = bot_services.bot_pause(bot=self.get_object())
+        return Response(BotSerializer(self._fresh(bot)).data)
+
+    @extend_schema(summary="Resume a paused bot from the next turn", request=None,
+                   responses={200: BotSerializer, 404: ERROR})
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk=None) -> Response:
+        bot = bot_services.bot_resume(bot=self.get_object())
+        return Response(BotSerializer(self._fresh(bot)).data)
+
+    @extend_schema(summary="Start a paper bot over (positions closed, balance restored; history kept)",
+                   request=None, responses={200: BotSerializer, 400: ERROR, 404: ERROR})
+    @action(detail=True, methods=["post"])
+    def reset(self, request: Request, pk=None) -> Response:
+        bot = bot_services.bot_reset(bot=self.get_object(), now=timezone.now())
+        return Response(BotSerializer(self._fresh(bot)).data)
+
+    def _page(self, rows, serializer_class, filterset_class=None):
+        if filterset_class is not None:
+            rows = filtered(filterset_class, rows, self.request)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(summary="The bot's positions", parameters=filter_parameters(PositionFilter),
+                   responses=PositionSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def positions(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(positions_of(bot_id=bot.pk), PositionSerializer, PositionFilter)
+
+    @extend_schema(summary="Close one of the bot's open positions now, at the market",
+                   request=None, responses={200: PositionSerializer, 404: ERROR, 409: ERROR})
+    @action(detail=True, methods=["post"], url_path=r"positions/(?P<position_id>\d+)/close",
+            filterset_class=None)
+    def close_position(self, request: Request, pk=None, position_id=None) -> Response:
+        bot = self.get_object()
+        position = positions_of(bot_id=bot.pk).filter(pk=position_id).first()
+        if position is None:
+            raise exceptions.NotFound("This bot has no such position.")
+        if position.status != position.Status.OPEN:
+            raise Conflict("This position is already closed.")
+        try:
+            position_close(position=position.pk, reason=CloseReason.MANUAL, now=timezone.now())
+        except PositionError as exc:
+            raise Conflict(str(exc)) from None
+        return Response(PositionSerializer(positions_of(bot_id=bot.pk).get(pk=position.pk)).data)
+
+    @extend_schema(summary="The bot's trades", parameters=filter_parameters(TradeFilter),
+                   responses=TradeSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def trades(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(trades_of(bot_id=bot.pk), TradeSerializer, TradeFilter)
+
+    @extend_schema(summary="The bot's decisions: reasoning, actions, notes, usage",
+                   parameters=filter_parameters(DecisionFilter),
+                   responses=DecisionSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def decisions(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(decisions_of(bot_id=bot.pk), DecisionSerializer, DecisionFilter)
+
+    @extend_schema(summary="The bot's account snapshots", responses=SnapshotSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def snapshots(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(snapshots_of(bot_id=bot.pk), SnapshotSerializer)

@@ -1,0 +1,17 @@
+"""Cursor pagination for every list: stable under inserts, cheap at any depth."""
+from __future__ import annotations
+
+from rest_framework.pagination import CursorPagination
+
+
+class Cursor(CursorPagination):
+    """Newest first by id; ``page_size`` up to 500; follow ``next`` for older rows.
+
+    A cursor paginates by an indexed column (``WHERE id < …``), so page 10,000 costs
+    what page 1 does, and rows written while a client pages never shift its pages.
+    """
+
+    ordering = "-id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 500
