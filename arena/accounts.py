@@ -17,8 +17,18 @@ from knox.settings import knox_settings
 from arena.models import ApiToken, User
 from bots.models import Bot
 from bots.services import bot_update
+from ledger.changes import change_record, fields_of
 
 MAX_TOKEN_DAYS = 365
+# What the audit trail keeps of a user; the password only as "(changed)".
+USER_AUDITED = ["username", "email", "display_name", "first_name", "last_name", "role", "is_active",
+                "is_staff", "is_superuser", "password"]
+
+
+def user_change(user: User, action: str, before: dict | None) -> None:
+    """Append ``user``'s change to the audit trail (owner: the user themselves)."""
+    change_record(obj=user, action=action, before=before, after=fields_of(user, USER_AUDITED),
+                  owner_id=user.pk, secrets=["password"])
 
 
 def _password_check(password: str, user: User, field: str = "password") -> None:
@@ -37,12 +47,15 @@ def user_register(*, username: str, password: str, email: str = "", display_name
     _password_check(password, user)
     user.set_password(password)
     user.full_clean()
-    user.save()
+    with transaction.atomic():
+        user.save()
+        user_change(user, "registered", None)
     return user
 
 
 def user_update(*, user: User, email: str | None = None, display_name: str | None = None) -> User:
     """Change what a user may change of themselves: e-mail and public display name."""
+    before = fields_of(User.objects.get(pk=user.pk), USER_AUDITED)
     fields = []
     if email is not None:
         user.email = email
@@ -51,7 +64,9 @@ def user_update(*, user: User, email: str | None = None, display_name: str | Non
         user.display_name = display_name
         fields.append("display_name")
     user.full_clean()
-    user.save(update_fields=fields)
+    with transaction.atomic():
+        user.save(update_fields=fields)
+        user_change(user, "updated", before)
     return user
 
 
@@ -61,8 +76,11 @@ def user_password_change(*, user: User, old_password: str, new_password: str) ->
     if not user.check_password(old_password):
         raise ValidationError({"old_password": "This is not your current password."})
     _password_check(new_password, user, "new_password")
+    before = fields_of(user, USER_AUDITED)
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        user_change(user, "password_changed", before)
     return user
 
 
@@ -85,8 +103,11 @@ def password_reset_redeem(*, uid: str, token: str, new_password: str) -> User:
         raise ValidationError(
             {"token": "This reset link is invalid, used or expired; ask an admin for a new one."})
     _password_check(new_password, user, "new_password")
+    before = fields_of(user, USER_AUDITED)
     user.set_password(new_password)
-    user.save(update_fields=["password"])
+    with transaction.atomic():
+        user.save(update_fields=["password"])
+        user_change(user, "password_reset", before)
     return user
 
 
@@ -131,6 +152,7 @@ def user_delete(*, user: User) -> User:
     bots stop trading (soft-deleted) and every bot's history stays."""
     with transaction.atomic():
         row = User.objects.select_for_update().get(pk=user.pk)
+        before = fields_of(row, USER_AUDITED)
         for bot in Bot.objects.filter(owner=row, is_active=True).order_by("pk"):
             bot_update(bot=bot, is_active=False, is_paused=True)
         row.username = f"deleted-user-{row.pk}"
@@ -140,4 +162,5 @@ def user_delete(*, user: User) -> User:
         row.set_unusable_password()
         row.save()
         ApiToken.objects.filter(user=row).delete()
+        user_change(row, "deleted", before)
     return row

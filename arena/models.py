@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from knox.models import AbstractAuthToken
 
+from trading.outbound import host_pattern_error, host_pattern_normal
 from trading.risk import MIN_TRADE_USDT
 
 DEFAULT_SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "DOGEUSDT", "XRPUSDT"]
@@ -120,6 +121,17 @@ class ArenaSettings(models.Model):
         help_text="Maintenance margin rate for symbols without a known leverage-tier table.",
     )
     recent_decisions_in_prompt = models.PositiveIntegerField(default=10)
+    # What trading.outbound.url_check holds the URLs users give to (providers' base URLs).
+    outbound_allowed_hosts = models.JSONField(
+        default=list, blank=True,
+        help_text="Hosts the server may call for users' providers: exact (\"api.openai.com\") or "
+        "\"*.example.com\" for the names below it. Empty: any public host.",
+    )
+    outbound_allow_private = models.BooleanField(
+        default=False,
+        help_text="Let providers live on private networks (localhost, 10.x, 192.168.x, …) and use "
+        "plain http there, e.g. a local Ollama. Off: https to public hosts only.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -170,6 +182,16 @@ class ArenaSettings(models.Model):
             raise ValidationError(
                 {"default_symbols": "A non-empty list of upper-case symbols such as \"BTCUSDT\"."}
             )
+        hosts = self.outbound_allowed_hosts
+        if not isinstance(hosts, list) or len(hosts) > 100:
+            raise ValidationError(
+                {"outbound_allowed_hosts": "A list of at most 100 host names (empty: any public host)."}
+            )
+        problems = [f"{host!r}: {problem}" for host in hosts if (problem := host_pattern_error(host))]
+        if problems:
+            raise ValidationError({"outbound_allowed_hosts": problems})
+        # Stored as url_check compares them (lower case, no trailing dot), each once.
+        self.outbound_allowed_hosts = list(dict.fromkeys(host_pattern_normal(host) for host in hosts))
 
     @classmethod
     def load(cls) -> ArenaSettings:

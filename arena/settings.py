@@ -87,6 +87,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Attributes the changes a request makes to its user and interface (the audit trail).
+    "ledger.changes.ChangeActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as django-axes asks: it turns a lockout raised by a login into its response.
@@ -289,6 +291,7 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": True,  # money leaves as exact decimal strings, never floats
 }
+CSRF_FAILURE_VIEW = "arena.api.errors.csrf_failure"  # JSON under /api/
 KNOX_TOKEN_MODEL = "arena.ApiToken"
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("ARENA_TOKEN_TTL_DAYS", 30, minimum=1)),
@@ -310,7 +313,11 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],  # the docs are public
     "SERVE_AUTHENTICATION": [],
-    "COMPONENT_SPLIT_REQUEST": True,  # write-only fields (keys, passwords) appear in requests only
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "arena.api.schema.standard_errors",  # the framework's errors on every operation they apply to
+    ],  # write-only fields (keys, passwords) appear in requests only
     "ENUM_NAME_OVERRIDES": {
         "BotModeEnum": "bots.models.Bot.Mode",
         "ProviderKindEnum": "bots.models.LLMProvider.Kind",
@@ -334,6 +341,10 @@ ARENA_SIM_SEED = env_str("ARENA_SIM_SEED", "arena")
 ARENA_FEED_BASE_URL = env_str("ARENA_FEED_BASE_URL")
 if ARENA_FEED_BASE_URL and not ARENA_FEED_BASE_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured(f"ARENA_FEED_BASE_URL={ARENA_FEED_BASE_URL!r} must be an http(s) URL.")
+# How the host of a URL a user gives (a provider's base URL) is resolved before the server
+# calls it, so that every address it names can be checked (trading.outbound): a dotted path to
+# a function from a host name to its addresses. The test settings point it at an offline table.
+ARENA_OUTBOUND_RESOLVER = env_str("ARENA_OUTBOUND_RESOLVER", "trading.outbound.system_resolve")
 # A turn holds each of its bots for this long and renews the hold while it is alive,
 # so the bots of a worker that died mid-turn trade again at the next turn after it.
 ARENA_TURN_LEASE_SECONDS = env_int("ARENA_TURN_LEASE_SECONDS", 60, minimum=3)

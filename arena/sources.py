@@ -7,6 +7,7 @@ from decimal import Decimal
 from arena.models import ArenaSettings
 from bots.models import Bot
 from bots.selectors import initial_balance_source_register
+from trading.outbound import OutboundPolicy
 from trading.risk import RiskSettings
 from trading.selectors import Sources, sources_register
 
@@ -28,6 +29,14 @@ def initial_balance_for(mode: str) -> Decimal:
     return arena.live_initial_balance if mode == Bot.Mode.REAL else arena.paper_initial_balance
 
 
+def outbound_policy_current() -> OutboundPolicy:
+    """The URLs users give that the server may call, from the settings row (read per call)."""
+    arena = ArenaSettings.load()
+    return OutboundPolicy(allowed_hosts=tuple(arena.outbound_allowed_hosts or ()),
+                          allow_private=arena.outbound_allow_private)
+
+
 def sources_register_all() -> None:
-    sources_register(Sources(risk_settings=risk_settings_current, symbols_wanted=symbols_wanted))
+    sources_register(Sources(risk_settings=risk_settings_current, symbols_wanted=symbols_wanted,
+                             outbound_policy=outbound_policy_current))
     initial_balance_source_register(initial_balance_for)

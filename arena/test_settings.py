@@ -1,10 +1,15 @@
 """Settings for the test suite: the real database from DATABASE_URL (SQLite or
-PostgreSQL), eager Celery, the in-memory channel layer, a fast password hasher."""
+PostgreSQL), eager Celery, the in-memory channel layer, a fast password hasher, and an
+offline host resolver for the outbound URL checks."""
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("DEBUG", "1")
+# Outbound URLs are checked as in production, but their hosts resolve from a table, not DNS
+# (tests/offline_dns.py). Set in the environment, not only here, so that the processes the
+# tests start (workers, a manage.py shell) resolve offline too.
+os.environ["ARENA_OUTBOUND_RESOLVER"] = "tests.offline_dns.resolve"
 
 from arena.settings import *  # noqa: E402,F403
 

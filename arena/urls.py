@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from arena import views
+from arena.api.errors import api_not_found
 
 admin.site.site_header = "Arena administration"
 admin.site.site_title = "Arena admin"
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("api/docs/redoc/", SpectacularRedocView.as_view(url_name="schema", template_name="arena/redoc.html"),
          name="redoc"),
+    # Last: any other /api/ address is a JSON 404 (never an HTML page, never a redirect).
+    re_path(r"^api/", api_not_found, name="api-not-found"),
 ]
 
 if settings.DEBUG:

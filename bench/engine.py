@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
+from history import settle  # noqa: E402  (bench/history.py)
 
 D = Decimal
 PRICES = {"BTCUSDT": D("60000"), "ETHUSDT": D("3000"), "SOLUSDT": D("150"),
@@ -135,18 +136,6 @@ def grow_history(bot, trades_wanted: int, start_index: int) -> int:
         positions_needed -= batch
     settle()
     return index
-
-
-def settle() -> None:
-    """After a bulk load, measure turns in steady state, not while the load is digested:
-    SQLite checkpoints its write-ahead log, PostgreSQL refreshes planner statistics."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        else:
-            cursor.execute("ANALYZE")
 
 
 def one_turn(bots, turn: int) -> float:

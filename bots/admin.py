@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from bots.models import Bot, Decision, LearningSummary, LLMProvider
+from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
 from bots.services import bot_create, bot_pause, bot_resume, bot_update, bot_validate
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
@@ -354,3 +354,15 @@ class LearningSummaryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             "bots.decision", "the bot's decisions in the span", bot__id__exact=obj.bot_id,
             created_at__gte=obj.covers_from.isoformat(), created_at__lte=obj.covers_to.isoformat(),
         )
+
+
+@admin.register(PromptVersion)
+class PromptVersionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every prompt a bot has had; each decision names the version it saw."""
+
+    list_display = ("id", _bot, "number", "created_at", "created_by")
+    list_select_related = ("bot", "created_by")
+    list_filter = ("bot",)
+    search_fields = ("=bot__id", "bot__name")
+    search_help_text = "A bot's id exactly, or its name."
+    ordering = ("-id",)

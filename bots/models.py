@@ -137,6 +137,10 @@ class Bot(models.Model):
     reasoning_public = models.BooleanField(
         default=False, help_text="Publish the prompt, the decisions' reasoning and the learning summary."
     )
+    # The version of ``prompt`` in force: each decision names the one it was made with.
+    prompt_version = models.ForeignKey(
+        "PromptVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
+    )
     # Statistics (PnL, win rate, trade count) count from here; set by a paper reset.
     stats_reset_at = models.DateTimeField(null=True, blank=True)
     # A turn claims the bot until this time with a conditional UPDATE, so overlapping
@@ -175,6 +179,27 @@ class Bot(models.Model):
             raise ValidationError({"symbols": "A list of upper-case symbols such as \"BTCUSDT\"."})
 
 
+class PromptVersion(models.Model):
+    """Every prompt a bot has had, numbered from 1: a decision names the version it was
+    made with, so a result can be traced to the exact instructions behind it."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.PROTECT, related_name="prompt_versions")
+    number = models.PositiveIntegerField()
+    prompt = models.TextField()
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "number"], name="bots_promptversion_bot_number_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot_id} prompt v{self.number}"
+
+
 class Decision(models.Model):
     """One call to a bot's model in a turn: what was asked, answered, parsed and noted."""
 
@@ -198,6 +223,10 @@ class Decision(models.Model):
     cost = models.DecimalField(max_digits=14, decimal_places=8, null=True, blank=True)
     # Sandbox analysis: each tool call and its result, in order.
     tool_calls = models.JSONField(default=list, blank=True)
+    prompt_version = models.ForeignKey(
+        PromptVersion, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
+        help_text="The bot's prompt when this decision was asked for.",
+    )
     legacy_id = models.CharField(max_length=64, null=True, blank=True)
 
     class Meta:

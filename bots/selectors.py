@@ -7,9 +7,10 @@ from decimal import Decimal
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 
-from bots.models import Bot, Decision, LLMProvider
+from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
 from bots.providers.base import ProviderConfig
 from trading.encryption import SecretUnreadable
+from trading.selectors import outbound_policy
 
 # How bots reads the arena's initial balance for a new bot of a mode ("paper" or "real"),
 # handed down at start-up by arena's AppConfig.ready so that bots imports no arena model.
@@ -33,15 +34,16 @@ def initial_balance_default(*, mode: str) -> Decimal:
 
 
 def provider_config_for(bot: Bot) -> tuple[ProviderConfig | None, str]:
-    """The configuration to call ``bot``'s provider with, or None and why it cannot be
-    called (inactive, its key to be entered again, or a key that cannot be decrypted)."""
+    """The configuration to call ``bot``'s provider with (under the arena's outbound rules,
+    read now), or None and why it cannot be called (inactive, its key to be entered again,
+    or a key that cannot be decrypted)."""
     provider = bot.provider
     if not provider.is_active:
         return None, f"provider {provider.name!r} is inactive"
     if provider.key_needs_reentry:
         return None, f"provider {provider.name!r} needs its API key entered again"
     try:
-        return ProviderConfig.from_model(provider), ""
+        return ProviderConfig.from_model(provider, outbound=outbound_policy()), ""
     except SecretUnreadable as exc:
         return None, f"provider {provider.name!r}: {exc}"
 
@@ -66,3 +68,11 @@ def bots_listed() -> QuerySet[Bot]:
 
 def decisions_of(*, bot_id: int) -> QuerySet[Decision]:
     return Decision.objects.filter(bot_id=bot_id)
+
+
+def summaries_of(*, bot_id: int) -> QuerySet[LearningSummary]:
+    return LearningSummary.objects.filter(bot_id=bot_id)
+
+
+def prompt_versions_of(*, bot_id: int) -> QuerySet[PromptVersion]:
+    return PromptVersion.objects.filter(bot_id=bot_id)

@@ -8,16 +8,18 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
-from bots.models import Bot, LLMProvider
+from bots.models import Bot, LLMProvider, PromptVersion
 from bots.selectors import initial_balance_default
+from ledger.changes import change_actor, change_record, fields_of
 from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.services import account_open, entry_post, money
 from trading.models import CloseReason
-from trading.selectors import open_positions
+from trading.outbound import url_check
+from trading.selectors import open_positions, outbound_policy
 from trading.services import position_close
 
 _BOT_OPTIONS = {
@@ -30,6 +32,27 @@ _BOT_UPDATABLE = {
     "name", "prompt", "provider", "symbols", "sandbox_enabled", "is_paused", "is_active",
     "legacy_id", "avatar", "is_listed", "reasoning_public",
 }
+
+
+# What the audit trail keeps of a bot (ledger.changes): every field a person can change.
+BOT_AUDITED = [
+    "name", "prompt", "provider", "mode", "symbols", "sandbox_enabled", "is_paused", "is_active",
+    "is_listed", "reasoning_public", "avatar", "initial_balance", "legacy_id",
+]
+
+
+def _bot_change(bot: Bot, action: str, before: dict[str, Any] | None, now: datetime | None = None) -> None:
+    change_record(obj=bot, action=action, before=before, after=fields_of(bot, BOT_AUDITED),
+                  owner_id=bot.owner_id, now=now)
+
+
+def _prompt_version_new(bot: Bot, now: datetime | None = None) -> PromptVersion:
+    """Number ``bot``'s current prompt as its next version and make it the one in force."""
+    number = (PromptVersion.objects.filter(bot=bot).aggregate(last=Max("number"))["last"] or 0) + 1
+    version = PromptVersion.objects.create(bot=bot, number=number, prompt=bot.prompt,
+                                           created_at=now or timezone.now(), created_by=change_actor())
+    bot.prompt_version = version
+    return version
 
 
 def _bot_event(type_: str, bot: Bot, changed: list[str] | None = None) -> None:
@@ -80,8 +103,11 @@ def bot_create(
     bot.full_clean()
     with transaction.atomic():
         bot.save()
+        _prompt_version_new(bot, bot.created_at)
+        bot.save(update_fields=["prompt_version"])
         account_open(bot=bot, deposit=bot.initial_balance)
         _bot_event("bot_created", bot)
+        _bot_change(bot, "created", None)
     return bot
 
 
@@ -96,12 +122,18 @@ def bot_update(*, bot: Bot, **changes: Any) -> Bot:
         raise TypeError(f"bot_update() cannot change: {', '.join(sorted(fixed))}")
     with transaction.atomic():
         row = Bot.objects.select_for_update().select_related("owner").get(pk=bot.pk)
+        before = fields_of(row, BOT_AUDITED)
         for name, value in changes.items():
             setattr(row, name, value)
         bot_validate(owner=row.owner, provider=row.provider)
         row.full_clean()
-        row.save(update_fields=[*changes, "updated_at"])
+        fields = [*changes, "updated_at"]
+        if row.prompt != before["prompt"]:
+            _prompt_version_new(row)
+            fields.append("prompt_version")
+        row.save(update_fields=fields)
         _bot_event("bot_updated", row, changed=list(changes))
+        _bot_change(row, "updated", before)
     return row
 
 
@@ -109,9 +141,11 @@ def _paused_set(bot: Bot, paused: bool) -> Bot:
     with transaction.atomic():
         row = Bot.objects.select_for_update().get(pk=bot.pk)
         if row.is_paused != paused:
+            before = fields_of(row, BOT_AUDITED)
             row.is_paused = paused
             row.save(update_fields=["is_paused", "updated_at"])
             _bot_event("bot_paused" if paused else "bot_resumed", row)
+            _bot_change(row, "paused" if paused else "resumed", before)
     return row
 
 
@@ -165,6 +199,26 @@ def bot_clone(
     )
 
 
+# What the audit trail keeps of a provider; the key only as "(changed)" (compared by ciphertext).
+PROVIDER_AUDITED = [
+    "name", "kind", "base_url", "model", "api_key_encrypted", "input_price_per_mtok", "output_price_per_mtok",
+    "timeout_seconds", "max_retries", "options", "is_active",
+]
+
+
+def _provider_audited(provider: LLMProvider) -> dict[str, Any]:
+    values = fields_of(provider, PROVIDER_AUDITED)
+    values["api_key"] = values.pop("api_key_encrypted")
+    return values
+
+
+def _provider_change(provider: LLMProvider, action: str, before: dict[str, Any] | None,
+                     deleted: bool = False) -> None:
+    change_record(obj=provider, action=action, before=before,
+                  after=None if deleted else _provider_audited(provider), owner_id=provider.owner_id,
+                  secrets=["api_key"])
+
+
 def provider_create(
     *,
     owner: Any,
@@ -175,12 +229,28 @@ def provider_create(
     api_key: str = "",
     **options: Any,
 ) -> LLMProvider:
-    """Create an LLM provider; the key is encrypted before it reaches the database."""
+    """Create an LLM provider; the key is encrypted before it reaches the database. A
+    ``base_url`` the arena's outbound rules refuse is a ``ValidationError`` on it."""
     provider = LLMProvider(owner=owner, name=name, kind=kind, model=model, base_url=base_url, **options)
     provider.api_key = api_key
     provider.full_clean()
-    provider.save()
+    _base_url_check(kind=kind, base_url=base_url)
+    with transaction.atomic():
+        provider.save()
+        _provider_change(provider, "created", None)
     return provider
+
+
+def _base_url_check(*, kind: str, base_url: str) -> None:
+    """Refuse a base URL the server may not call (``trading.outbound``: https to a public
+    host, or what the arena settings allow). Resolves the host: call it outside any
+    transaction. Calls are checked again each time (``bots.providers.http``): a host can
+    change its addresses after it was saved."""
+    if kind == LLMProvider.Kind.SCRIPTED or not base_url:
+        return  # the scripted provider calls nothing
+    reason = url_check(base_url, outbound_policy())
+    if reason:
+        raise ValidationError({"base_url": f"The server will not call this URL: {reason}."})
 
 
 _PROVIDER_UPDATABLE = {
@@ -191,12 +261,16 @@ _PROVIDER_UPDATABLE = {
 
 def provider_update(*, provider: LLMProvider, **changes: Any) -> LLMProvider:
     """Change a provider; a new ``api_key`` is encrypted before it is stored (and clears
-    ``key_needs_reentry``). Its kind is fixed: a different vendor is a new provider."""
+    ``key_needs_reentry``). Its kind is fixed: a different vendor is a new provider. A new
+    ``base_url`` is held to the arena's outbound rules as in ``provider_create``."""
     fixed = set(changes) - _PROVIDER_UPDATABLE
     if fixed:
         raise TypeError(f"provider_update() cannot change: {', '.join(sorted(fixed))}")
+    if "base_url" in changes:  # before the transaction: the check resolves the host
+        _base_url_check(kind=provider.kind, base_url=changes["base_url"])
     with transaction.atomic():
         row = LLMProvider.objects.select_for_update().get(pk=provider.pk)
+        before = _provider_audited(row)
         fields = []
         for name, value in changes.items():
             if name == "api_key":
@@ -208,6 +282,7 @@ def provider_update(*, provider: LLMProvider, **changes: Any) -> LLMProvider:
                 fields.append(name)
         row.full_clean()
         row.save(update_fields=[*fields, "updated_at"])
+        _provider_change(row, "updated", before)
     return row
 
 
@@ -222,10 +297,13 @@ def provider_delete(*, provider: LLMProvider) -> str:
         if using:
             raise ValidationError({"provider": f"Used by {len(using)} bot(s) ({', '.join(using[:5])}): "
                                    "give them another provider first."})
+        before = _provider_audited(row)
         if Bot.objects.filter(provider=row).exists():
             row.is_active = False
             row.save(update_fields=["is_active", "updated_at"])
+            _provider_change(row, "deactivated", before)
             return "deactivated"
+        _provider_change(row, "deleted", before, deleted=True)
         row.delete()
         return "deleted"
 
@@ -248,4 +326,6 @@ def bot_reset(*, bot: Bot, now: datetime | None = None) -> Bot:
         bot.stats_reset_at = now
         bot.save(update_fields=["stats_reset_at", "updated_at"])
         _bot_event("bot_reset", bot)
+        change_record(obj=bot, action="reset", before=None, owner_id=bot.owner_id, now=now,
+                      after={"stats_reset_at": now.isoformat(), "balance": format(bot.initial_balance, "f")})
     return bot

@@ -16,7 +16,7 @@ from ledger.admin_tools import (
     change_link_by_id,
     changelist_link,
 )
-from ledger.models import Account, Entry, Event, EventSequence, Snapshot
+from ledger.models import Account, Change, Entry, Event, EventSequence, Snapshot
 from ledger.selectors import account_entries_total
 
 _bot, _owner = bot_columns("bot")
@@ -125,3 +125,16 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 @admin.register(EventSequence)
 class EventSequenceAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ("id", "last")
+
+
+@admin.register(Change)
+class ChangeAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The audit trail: who changed which object, through which interface, before and after."""
+
+    list_display = ("id", "at", "actor_name", "interface", "object_type", "object_id", "object_repr",
+                    "action")
+    list_filter = ("interface", "object_type", "action")
+    search_fields = ("=object_id", "actor_name")
+    search_help_text = "An object's id exactly, or the actor's username."
+    ordering = ("-id",)
+    show_full_result_count = False

@@ -274,3 +274,69 @@ class EventSequence(models.Model):
 
     def __str__(self) -> str:
         return f"last event {self.last}"
+
+
+class ChangeQuerySet(models.QuerySet):
+    def update(self, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("the change log cannot be changed")
+
+    def delete(self):  # type: ignore[override]
+        raise AppendOnlyError("the change log cannot be deleted")
+
+    delete.queryset_only = True  # type: ignore[attr-defined]
+
+
+class Change(models.Model):
+    """The audit trail: one row per change to a bot, provider, wallet, the arena settings
+    or a user — who made it, when, through which interface, and each changed field's value
+    before and after (secrets only as "changed"). Append-only; written by the service that
+    makes the change, in its transaction (``ledger.changes``)."""
+
+    class Interface(models.TextChoices):
+        API = "api", "REST API"
+        ADMIN = "admin", "Django admin"
+        COMMAND = "command", "Management command"
+        SYSTEM = "system", "The arena itself"
+
+    at = models.DateTimeField()
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The actor's username when the change was made (a user deleted later is anonymised).
+    actor_name = models.CharField(max_length=150, blank=True)
+    interface = models.CharField(max_length=8, choices=Interface.choices)
+    object_type = models.CharField(max_length=40)  # "bots.Bot", "arena.User" …
+    object_id = models.CharField(max_length=40)
+    object_repr = models.CharField(max_length=200, blank=True)
+    action = models.CharField(max_length=32)  # created, updated, deleted, paused, reset …
+    # {"field": [before, after]}; a secret's values are never stored, only that it changed.
+    changes = models.JSONField(default=dict, blank=True)
+    # Whose object it is, so an owner can read the trail of their own things.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = ChangeQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(interface__in=["api", "admin", "command", "system"]),
+                                   name="ledger_change_interface_valid"),
+        ]
+        indexes = [
+            # One object's trail, newest first: WHERE object_type = ? AND object_id = ? ORDER BY id DESC.
+            models.Index(fields=["object_type", "object_id", "-id"], name="ledger_change_object_idx"),
+            # An owner's trail: WHERE owner_id = ? ORDER BY id DESC.
+            models.Index(fields=["owner", "-id"], name="ledger_change_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.object_type} {self.object_id} {self.action} by {self.actor_name or self.interface}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("the change log cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):  # type: ignore[override]
+        raise AppendOnlyError("the change log cannot be deleted")

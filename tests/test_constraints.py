@@ -21,8 +21,8 @@ from django.db.models import BaseConstraint, CheckConstraint, Model, UniqueConst
 from django.utils import timezone
 
 from arena.models import ArenaSettings, BotTurn, Turn, User
-from bots.models import Bot, Decision, LearningSummary, LLMProvider
-from ledger.models import Entry, Snapshot
+from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
+from ledger.models import Change, Entry, Snapshot
 from tests.schema import drop_constraints
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
 
@@ -194,6 +194,9 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "bots_learningsummary_previous_unique": lambda w: (lambda first: [
         summary(w, previous=first, covers_to=NOW + timedelta(hours=hours)) for hours in (1, 2)
     ])(summary(w)),
+    "bots_promptversion_bot_number_unique": lambda w: twice(
+        lambda: PromptVersion.objects.create(bot=w.bot, number=99, prompt="p")
+    ),
     # trading
     "trading_market_prices_positive": lambda w: market(mark_price=0),
     "trading_market_sizes_positive": lambda w: market(step_size=D("-1")),
@@ -239,6 +242,9 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "ledger_entry_funding_has_time": lambda w: entry(w, kind="funding", position=w.position),
     "ledger_entry_funding_once": lambda w: twice(
         lambda: entry(w, kind="funding", position=w.position, funding_time=NOW)
+    ),
+    "ledger_change_interface_valid": lambda w: Change.objects.create(
+        at=NOW, interface="email", object_type="bots.Bot", object_id="1", action="updated"
     ),
     "ledger_snapshot_win_rate_range": lambda w: snapshot(w, win_rate=D("1.000001")),
     "ledger_snapshot_margin_not_negative": lambda w: snapshot(w, margin=D("-1")),

@@ -2,8 +2,10 @@
 (editable, keys write-only), and positions and trades (read-only records)."""
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -64,6 +66,8 @@ class WalletForm(WriteOnlySecretsForm):
     class Meta:
         model = Wallet
         exclude = ("api_key_encrypted", "api_secret_encrypted")
+        # A base URL typed without a scheme is https (as Django 6 will assume).
+        field_classes = {"base_url": partial(forms.URLField, assume_scheme="https")}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -88,7 +92,7 @@ class WalletAdmin(WriteOnlySecretsAdminMixin, admin.ModelAdmin):
         "api_key_status", "api_secret_status", "key_needs_reentry", "created_at", "updated_at",
     )
     fieldsets = (
-        (None, {"fields": ("owner", "bot", "exchange", "label", "address", "is_active",
+        (None, {"fields": ("owner", "bot", "exchange", "base_url", "label", "address", "is_active",
                            "legacy_id")}),
         ("Keys (write-only)", {"fields": (
             "api_key_status", "api_key", "clear_api_key",

@@ -1,7 +1,10 @@
 """What happens in the market: markets, exchange wallets, positions and trades."""
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -69,6 +72,24 @@ class Market(models.Model):
         return self.symbol
 
 
+# The USD-M futures REST base of each exchange, used when a wallet names none.
+EXCHANGE_BASE_URLS = {
+    "binance": "https://fapi.binance.com",
+    "binance_testnet": "https://testnet.binancefuture.com",
+    "aster": "https://fapi.asterdex.com",
+}
+
+
+def https_base_url(value: str) -> None:
+    """A wallet's REST base: https (the keys sign every request sent there), a host, and no
+    credentials, query or fragment (the base is shown to its owner and joined to paths)."""
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValidationError("Use an https:// URL, or leave it blank for the exchange's default.")
+    if parts.username or parts.password or parts.query or parts.fragment:
+        raise ValidationError("A base URL has no user name, password, query or fragment.")
+
+
 class Wallet(models.Model):
     """Keys to a real exchange account, encrypted at rest, optionally tied to one bot."""
 
@@ -84,6 +105,10 @@ class Wallet(models.Model):
         "bots.Bot", on_delete=models.SET_NULL, null=True, blank=True, related_name="wallet"
     )
     exchange = models.CharField(max_length=32, choices=Exchange.choices, default=Exchange.BINANCE)
+    base_url = models.URLField(
+        max_length=500, blank=True, validators=[https_base_url],
+        help_text="Any Binance-compatible REST base (https); blank = the exchange's default.",
+    )
     label = models.CharField(max_length=100, blank=True)
     api_key_encrypted = models.TextField(blank=True, default="", editable=False)
     api_secret_encrypted = models.TextField(blank=True, default="", editable=False)
@@ -106,6 +131,11 @@ class Wallet(models.Model):
 
     def __str__(self) -> str:
         return self.label or f"{self.get_exchange_display()} wallet {self.pk}"
+
+    @property
+    def base_url_effective(self) -> str:
+        """Where this wallet's orders go: its own base, else its exchange's."""
+        return self.base_url.rstrip("/") or EXCHANGE_BASE_URLS[self.exchange]
 
 
 # The positions the paper engine owns: those of bots in paper mode (``bots.Bot.mode``;

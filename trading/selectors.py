@@ -9,7 +9,8 @@ from decimal import Decimal
 from django.core.exceptions import ImproperlyConfigured
 
 from trading import risk
-from trading.models import Cooldown, Market, Position, Trade
+from trading.models import Candle, Cooldown, Market, Position, Trade
+from trading.outbound import OutboundPolicy
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,8 @@ class Sources:
     risk_settings: Callable[[], risk.RiskSettings]
     # The symbols the layers above want priced: the arena's defaults and every active bot's.
     symbols_wanted: Callable[[], Iterable[str]]
+    # Which URLs users give (providers' and wallets' base URLs) the server may call.
+    outbound_policy: Callable[[], OutboundPolicy]
 
 
 _sources: Sources | None = None
@@ -42,6 +45,11 @@ def _registered() -> Sources:
 def risk_settings() -> risk.RiskSettings:
     """The arena-wide limits the risk rules apply now."""
     return _registered().risk_settings()
+
+
+def outbound_policy() -> OutboundPolicy:
+    """The arena's rules for the URLs users give the server to call (``trading.outbound``)."""
+    return _registered().outbound_policy()
 
 
 def symbols_to_refresh() -> list[str]:
@@ -123,3 +131,33 @@ def positions_of(*, bot_id: int):
 
 def trades_of(*, bot_id: int):
     return Trade.objects.filter(bot_id=bot_id)
+
+
+def markets_listed():
+    """The markets the feed lists, by symbol (the public market list)."""
+    return Market.objects.filter(is_listed=True).order_by("symbol")
+
+
+def market_by_symbol(symbol: str) -> Market | None:
+    """The market of ``symbol`` (any case), listed or not: a delisted market keeps its last
+    prices for the positions that still name it."""
+    return Market.objects.filter(symbol=symbol.upper()).first()
+
+
+def candles_stored(*, symbol: str, interval: str, limit: int, start: datetime | None = None,
+                   end: datetime | None = None) -> list[Candle]:
+    """Stored candles of ``symbol`` at ``interval``, oldest first, opening within
+    [``start``, ``end``] (each optional, inclusive): the first ``limit`` from ``start`` when
+    it is given, otherwise the newest ``limit`` up to ``end``. Reads the table only; the
+    feed is never asked (``candles_fetch_and_store`` does that).
+
+    Served by the unique index (symbol, interval, open_time), scanned backwards for the
+    newest."""
+    rows = Candle.objects.filter(symbol=symbol, interval=interval)
+    if start is not None:
+        rows = rows.filter(open_time__gte=start)
+    if end is not None:
+        rows = rows.filter(open_time__lte=end)
+    if start is not None:
+        return list(rows.order_by("open_time")[:limit])
+    return list(reversed(rows.order_by("-open_time")[:limit]))

@@ -6,7 +6,7 @@ from django.contrib.auth import authenticate, login, logout, update_session_auth
 from django.middleware.csrf import get_token
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -17,9 +17,8 @@ from rest_framework.views import APIView
 from arena import accounts
 from arena.api.auth import SessionAuthentication, TokenAuthentication
 from arena.api.base import StrictModelSerializer, StrictSerializer
+from arena.api.errors import ERROR
 from arena.models import ApiToken, User
-
-ERROR = OpenApiResponse(description='`{"error": {"code", "message", "fields"}}`')
 
 
 class LockedOut(exceptions.APIException):

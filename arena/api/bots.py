@@ -4,33 +4,52 @@ from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.http import StreamingHttpResponse
 from django.utils import timezone
-from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.accounts import ERROR
 from arena.api.base import StrictModelSerializer, filter_parameters, filtered, is_admin
-from arena.api.errors import Conflict
+from arena.api.errors import ERROR, Conflict
 from arena.api.history import (
     DecisionFilter,
     DecisionSerializer,
+    LearningSummarySerializer,
     PositionFilter,
     PositionSerializer,
+    PromptVersionSerializer,
     SnapshotSerializer,
     TradeFilter,
     TradeSerializer,
+    trades_csv_rows,
 )
+from arena.tasks import run_turn
 from bots import services as bot_services
 from bots.models import Bot, LLMProvider
-from bots.selectors import bots_listed, bots_of, decisions_of, providers_of
+from bots.selectors import (
+    bots_listed,
+    bots_of,
+    decisions_of,
+    prompt_versions_of,
+    providers_of,
+    summaries_of,
+)
+from bots.summaries import summaries_clear, summary_force
 from ledger.selectors import snapshots_of
 from trading.models import CloseReason, Wallet
 from trading.selectors import positions_of, symbols_tradable, trades_of
-from trading.services import position_close
+from trading.services import position_close, wallet_attach
 from trading.services.positions import PositionError
+from trading.services.snapshots import snapshots_take
 
 MAX_PROMPT_CHARS = 10_000
 
@@ -170,6 +189,7 @@ class BotFilter(django_filters.FilterSet):
                           responses={204: None, 404: ERROR}),
 )
 class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
     serializer_class = BotSerializer
     filterset_class = BotFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -204,7 +224,7 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         with transaction.atomic():
             bot = bot_services.bot_create(owner=request.user, **data)
             if wallet is not None:
-                Wallet.objects.filter(pk=wallet.pk, bot__isnull=True).update(bot=bot)
+                wallet_attach(wallet=wallet, bot=bot)
         return Response(BotSerializer(self._fresh(bot)).data, status=status.HTTP_201_CREATED)
 
     def _clone(self, request: Request) -> Response:
@@ -300,6 +320,75 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def decisions(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         return self._page(decisions_of(bot_id=bot.pk), DecisionSerializer, DecisionFilter)
+
+    @extend_schema(
+        summary="The bot's trades as CSV (same filters), streamed",
+        parameters=filter_parameters(TradeFilter),
+        responses={(200, "text/csv"): OpenApiTypes.STR, 400: ERROR, 404: ERROR},
+    )
+    @action(detail=True, methods=["get"], url_path="trades/export", filterset_class=None)
+    def trades_export(self, request: Request, pk=None) -> StreamingHttpResponse:
+        bot = self.get_object()
+        rows = filtered(TradeFilter, trades_of(bot_id=bot.pk), request).order_by("executed_at", "id")
+        response = StreamingHttpResponse(trades_csv_rows(rows), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="bot-{bot.pk}-trades.csv"'
+        return response
+
+    @extend_schema(
+        summary="Run a turn for this bot now (even if paused)",
+        description="Queued; with no task queue configured (the embedded arena) it runs before the "
+                    "answer, and the answer names the turn.",
+        request=None,
+        responses={202: inline_serializer("ForcedTurn", {
+            "bot": serializers.IntegerField(), "queued": serializers.BooleanField(),
+            "turn": serializers.IntegerField(allow_null=True)}), 404: ERROR, 409: ERROR},
+    )
+    @action(detail=True, methods=["post"], url_path="force-turn")
+    def force_turn(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        if not bot.is_active:
+            raise Conflict("A deleted bot takes no turns.")
+        result = run_turn.delay(bot_ids=[bot.pk], forced=True)
+        turn = result.get()["turn"] if result.ready() else None
+        return Response({"bot": bot.pk, "queued": True, "turn": turn}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="The bot's learning summaries, newest first (cleared ones included)",
+                   responses=LearningSummarySerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def summaries(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(summaries_of(bot_id=bot.pk), LearningSummarySerializer)
+
+    @extend_schema(summary="Summarise the bot's recent decisions now, whatever the thresholds",
+                   request=None, responses={201: LearningSummarySerializer, 400: ERROR, 404: ERROR})
+    @action(detail=True, methods=["post"], url_path="force-summarize")
+    def force_summarize(self, request: Request, pk=None) -> Response:
+        summary = summary_force(bot=self.get_object())
+        return Response(LearningSummarySerializer(summary).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Hide the bot's learning summaries from its prompt (they stay as history)",
+                   request=None, responses={200: inline_serializer("Cleared", {
+                       "cleared": serializers.IntegerField()}), 404: ERROR})
+    @action(detail=True, methods=["post"], url_path="clear-learning")
+    def clear_learning(self, request: Request, pk=None) -> Response:
+        return Response({"cleared": summaries_clear(bot=self.get_object(), now=timezone.now())})
+
+    @extend_schema(summary="Take a snapshot of the bot's account now", request=None,
+                   responses={201: SnapshotSerializer, 404: ERROR, 409: ERROR})
+    @action(detail=True, methods=["post"], url_path="snapshot", filterset_class=None)
+    def snapshot(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        taken = snapshots_take(now=timezone.now(), bot_ids=[bot.pk])
+        if not taken:
+            raise Conflict("A deleted bot has no snapshots taken.")
+        return Response(SnapshotSerializer(taken[0]).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Every prompt the bot has had, newest first (decisions name theirs)",
+                   responses=PromptVersionSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def prompts(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(prompt_versions_of(bot_id=bot.pk), PromptVersionSerializer)
 
     @extend_schema(summary="The bot's account snapshots", responses=SnapshotSerializer(many=True))
     @action(detail=True, methods=["get"], filterset_class=None)

@@ -13,13 +13,31 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, HttpResponse
-from rest_framework import exceptions, status
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import csrf as csrf_views
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
 NON_FIELD = "non_field_errors"
+
+
+class ErrorDetail(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable, for programs: invalid, not_found, not_authenticated, "
+                                           "permission_denied, conflict, throttled, locked_out …")
+    message = serializers.CharField(help_text="What went wrong and what to do, for a person.")
+    fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text="Each invalid field and its messages; {} otherwise.")
+
+
+class ErrorBody(serializers.Serializer):
+    error = ErrorDetail()
+
+
+ERROR = OpenApiResponse(response=ErrorBody, description='`{"error": {"code", "message", "fields"}}`')
 
 
 class Conflict(exceptions.APIException):
@@ -99,3 +117,19 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return HttpResponse(f"Too many failed logins: try again in {minutes} minutes, or ask an admin to unlock "
                         "your account.", status=403, content_type="text/plain; charset=utf-8")
+
+
+@csrf_exempt  # it changes nothing; any method gets the same 404
+def api_not_found(request: HttpRequest) -> JsonResponse:
+    """An /api/ address that names no route: the API's 404, in its error shape."""
+    message = f"No API route at {request.path}; the routes are listed at /api/docs/."
+    return JsonResponse(body("not_found", message), status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """``CSRF_FAILURE_VIEW``: the API's 403 in its error shape; Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        message = (f"CSRF Failed: {reason} Send the X-CSRFToken header with the csrftoken cookie's value "
+                   "(GET /api/auth/csrf/).")
+        return JsonResponse(body("permission_denied", message), status=403)
+    return csrf_views.csrf_failure(request, reason=reason)

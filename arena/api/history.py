@@ -3,10 +3,12 @@ the filters their lists take. Every row names what caused it (a trade its positi
 decision, a position its opening decision)."""
 from __future__ import annotations
 
+import csv
+
 import django_filters
 from rest_framework import serializers
 
-from bots.models import Decision
+from bots.models import Decision, LearningSummary, PromptVersion
 from ledger.models import Snapshot
 from trading.models import Position, Trade
 
@@ -37,7 +39,8 @@ class DecisionSerializer(serializers.ModelSerializer):
         model = Decision
         fields = [
             "id", "bot", "turn", "created_at", "success", "error", "actions", "notes", "tool_calls",
-            "model", "tokens_in", "tokens_out", "latency_ms", "cost", "prompt", "raw_response",
+            "model", "tokens_in", "tokens_out", "latency_ms", "cost", "prompt_version", "prompt",
+            "raw_response",
         ]
         read_only_fields = fields
 
@@ -48,6 +51,45 @@ class SnapshotSerializer(serializers.ModelSerializer):
         fields = ["id", "bot", "taken_at", "balance", "margin", "unrealized_pnl", "realized_pnl",
                   "total_value", "trade_count", "win_rate"]
         read_only_fields = fields
+
+
+class PromptVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PromptVersion
+        fields = ["id", "bot", "number", "prompt", "created_at", "created_by"]
+        read_only_fields = fields
+
+
+class LearningSummarySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = LearningSummary
+        fields = ["id", "bot", "summary", "covers_from", "covers_to", "first_decision", "last_decision",
+                  "decisions_count", "model", "tokens_in", "tokens_out", "latency_ms", "cost", "created_at",
+                  "cleared_at"]
+        read_only_fields = fields
+
+
+# The trade export's columns, in order: every figure needed to audit a trade, and its cause.
+TRADE_CSV_COLUMNS = ["id", "executed_at", "bot", "position", "decision", "kind", "side", "symbol", "price",
+                     "quantity", "margin", "leverage", "fee", "pnl", "reason", "exchange_order_id"]
+
+
+def trades_csv_rows(rows):
+    """The CSV lines of ``rows`` (a Trade queryset), header first, read in chunks so an
+    export of any size streams in constant memory."""
+    buffer = _Line()
+    writer = csv.writer(buffer)
+    yield writer.writerow(TRADE_CSV_COLUMNS)
+    for values in rows.values_list(*TRADE_CSV_COLUMNS).iterator(chunk_size=2000):
+        yield writer.writerow(["" if v is None else v.isoformat() if hasattr(v, "isoformat") else v
+                               for v in values])
+
+
+class _Line:
+    """A file that hands back what is written to it, for ``csv.writer`` in a generator."""
+
+    def write(self, text: str) -> str:
+        return text
 
 
 class PositionFilter(django_filters.FilterSet):

@@ -1,18 +1,22 @@
 """/api/providers/: a user's LLM providers. The API key is write-only: no response, log
-or error ever holds it; a response says only whether one is stored."""
+or error ever holds it; a response says only whether one is stored. A base URL must pass
+the arena's outbound rules (``trading.outbound``; a 400 on ``base_url`` otherwise), and
+``POST /api/providers/{id}/test/`` makes one small real call to say whether it works."""
 from __future__ import annotations
 
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.accounts import ERROR
 from arena.api.base import StrictModelSerializer, is_admin
 from arena.api.bots import plain_text
+from arena.api.errors import ERROR
 from bots import services as bot_services
 from bots.models import LLMProvider
+from bots.providers.probe import provider_probe
 from bots.selectors import providers_of
 
 
@@ -55,6 +59,15 @@ class ProviderUpdateSerializer(ProviderSerializer):
         read_only_fields = [*ProviderSerializer.Meta.read_only_fields, "kind"]
 
 
+class ProviderProbeSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Whether the provider answered.")
+    latency_ms = serializers.IntegerField(help_text="How long the call took, failures included.")
+    model = serializers.CharField(help_text="The model that answered (the server's name for it), "
+                                  "or the configured one when the call failed.")
+    error = serializers.CharField(allow_null=True, help_text="Why the call failed, in the vendor's words "
+                                  "(never the key); null when it worked.")
+
+
 class ProviderFilter(django_filters.FilterSet):
     class Meta:
         model = LLMProvider
@@ -66,6 +79,7 @@ class ProviderFilter(django_filters.FilterSet):
     retrieve=extend_schema(summary="One of your providers", responses={200: ProviderSerializer, 404: ERROR}),
 )
 class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
     serializer_class = ProviderSerializer
     filterset_class = ProviderFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -94,6 +108,14 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         form.is_valid(raise_exception=True)
         provider = bot_services.provider_update(provider=provider, **form.validated_data)
         return Response(ProviderSerializer(provider).data)
+
+    @extend_schema(summary="Test the connection: one small real call (10 s at most, no retries)",
+                   description="Answers 200 whether or not the provider works: ``ok`` and ``error`` say "
+                   "which. The built-in scripted provider answers at once, offline.",
+                   request=None, responses={200: ProviderProbeSerializer, 404: ERROR})
+    @action(detail=True, methods=["post"], url_path="test")
+    def probe(self, request: Request, pk=None) -> Response:
+        return Response(ProviderProbeSerializer(provider_probe(provider=self.get_object())).data)
 
     @extend_schema(summary="Delete a provider no active bot uses",
                    responses={204: None, 400: ERROR, 404: ERROR})

@@ -5,12 +5,23 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from arena.api import accounts
+from arena.api.admin import AdminUserViewSet, OrphanedBotsView, StatsView
 from arena.api.bots import BotViewSet
+from arena.api.changes import ChangeViewSet
+from arena.api.markets import MarketViewSet
 from arena.api.providers import ProviderViewSet
+from arena.api.public import PublicBotViewSet
+from arena.api.settings import SettingsMetadataView, SettingsResetView, SettingsView
+from arena.api.wallets import WalletViewSet
 
 router = SimpleRouter()
 router.register("bots", BotViewSet, basename="bot")
 router.register("providers", ProviderViewSet, basename="provider")
+router.register("wallets", WalletViewSet, basename="wallet")
+router.register("public/bots", PublicBotViewSet, basename="public-bot")
+router.register("changes", ChangeViewSet, basename="change")
+router.register("markets", MarketViewSet, basename="market")
+router.register("admin/users", AdminUserViewSet, basename="admin-user")
 
 urlpatterns = [
     path("auth/csrf/", accounts.CsrfView.as_view(), name="auth-csrf"),
@@ -25,5 +36,10 @@ urlpatterns = [
     path("auth/password/", accounts.PasswordView.as_view(), name="auth-password"),
     path("auth/password-reset/redeem/", accounts.PasswordResetRedeemView.as_view(),
          name="auth-password-reset"),
+    path("settings/", SettingsView.as_view(), name="settings"),
+    path("settings/metadata/", SettingsMetadataView.as_view(), name="settings-metadata"),
+    path("settings/reset/", SettingsResetView.as_view(), name="settings-reset"),
+    path("admin/stats/", StatsView.as_view(), name="admin-stats"),
+    path("admin/orphaned-bots/", OrphanedBotsView.as_view(), name="admin-orphaned-bots"),
     *router.urls,
 ]

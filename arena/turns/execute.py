@@ -106,7 +106,8 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
                 return outcome
             decision = Decision.objects.create(
                 bot=bot, turn=turn, created_at=now, notes=list(call.notes), success=call.ok,
-                error=call.error.replace("\x00", ""), **_decision_fields(call),
+                error=call.error.replace("\x00", ""), prompt_version_id=bot.prompt_version_id,
+                **_decision_fields(call),
             )
     except IntegrityError:
         if Decision.objects.filter(bot=bot, turn=turn).exists():
@@ -155,7 +156,8 @@ def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: dateti
         with transaction.atomic():
             decision = Decision.objects.create(
                 bot=bot, turn=turn, created_at=now, notes=notes, success=False,
-                error=error.replace("\x00", "")[:5000], **_decision_fields(call),
+                error=error.replace("\x00", "")[:5000], prompt_version_id=bot.prompt_version_id,
+                **_decision_fields(call),
             )
             outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=decision.error, notes=notes)
             _decision_event(bot, decision, outcome, now)

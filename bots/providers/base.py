@@ -18,6 +18,8 @@ from email.utils import parsedate_to_datetime
 from types import MappingProxyType
 from typing import Any
 
+from trading.outbound import OutboundPolicy
+
 MILLION = Decimal(1_000_000)
 COST_QUANTUM = Decimal("1e-8")  # bots.Decision.cost has 8 decimal places
 REDACTED = "[redacted]"
@@ -39,7 +41,9 @@ class ProviderConfig:
     """Everything a client needs to call one provider; built per call, shared by none.
 
     ``api_key`` is kept out of ``repr`` so a config in a log line or a traceback shows
-    no secret. ``max_retries`` counts retries after the first attempt.
+    no secret. ``max_retries`` counts retries after the first attempt. ``outbound`` is the
+    arena's rule for which URLs may be called, checked before every request; the default
+    is the strictest (https to public hosts, any of them).
     """
 
     kind: str
@@ -51,6 +55,7 @@ class ProviderConfig:
     options: Mapping[str, Any] = field(default_factory=dict)
     input_price_per_mtok: Decimal = Decimal(0)
     output_price_per_mtok: Decimal = Decimal(0)
+    outbound: OutboundPolicy = OutboundPolicy()
 
     def __post_init__(self) -> None:
         # A read-only copy: concurrent calls may share a config, and one call's request
@@ -65,8 +70,9 @@ class ProviderConfig:
             raise ValueError(f"timeout_seconds must be positive, not {self.timeout_seconds}")
 
     @classmethod
-    def from_model(cls, provider: Any) -> ProviderConfig:
-        """From a ``bots.LLMProvider`` row (by attribute, so this module imports no model).
+    def from_model(cls, provider: Any, *, outbound: OutboundPolicy | None = None) -> ProviderConfig:
+        """From a ``bots.LLMProvider`` row (by attribute, so this module imports no model),
+        called under ``outbound`` (``trading.selectors.outbound_policy()``; default strictest).
 
         ``provider.api_key`` is the decrypting property: read it outside hot loops.
         """
@@ -80,6 +86,7 @@ class ProviderConfig:
             options=provider.options or {},
             input_price_per_mtok=provider.input_price_per_mtok,
             output_price_per_mtok=provider.output_price_per_mtok,
+            outbound=outbound or OutboundPolicy(),
         )
 
 

@@ -3,9 +3,12 @@
 A wire-format module builds an ``HttpCall`` (URL, headers, JSON body) and a parser for
 a successful response body; ``send`` (httpx.Client) and ``asend`` (httpx.AsyncClient)
 POST it under ``base.RetryPolicy``: up to ``config.max_retries`` retries of 429, 408,
-5xx, timeouts and connection errors, never of other 4xx. Both loops share every
-decision (``_outcome``, ``_transport_failure``, ``_plan_retry``) and differ only in
-how they wait and read.
+5xx, timeouts and connection errors, never of other 4xx. Before every attempt the URL is
+checked against ``config.outbound`` (``trading.outbound.url_check``: the host resolved
+again, so a name that now points into a private network is refused), and redirects are
+never followed: a 3xx is a permanent error naming where it points. Both loops share every
+decision (``_refused``, ``_outcome``, ``_transport_failure``, ``_plan_retry``) and differ
+only in how they wait and read.
 """
 from __future__ import annotations
 
@@ -33,6 +36,7 @@ from bots.providers.base import (
     retry_after_seconds,
     snippet,
 )
+from trading.outbound import url_check
 
 # A chat reply is kilobytes; megabytes mean a wrong URL or a hostile server, and the
 # reply would be cut to 200 KB by the parser anyway.
@@ -105,6 +109,15 @@ def _transport_failure(config: ProviderConfig, call: HttpCall, exc: Exception) -
     return _Failure(f"{where}: {type(exc).__name__}: {exc}", False)
 
 
+def _refused(config: ProviderConfig, call: HttpCall) -> _Failure | None:
+    """Why ``call.url`` may not be called under the arena's outbound rules, or None."""
+    reason = url_check(call.url, config.outbound)
+    if reason is None:
+        return None
+    return _Failure(f"{call.vendor}: refused to call {call.url}: {reason} "
+                    "(check base_url, or the arena's outbound settings)", True)
+
+
 def _outcome(
     config: ProviderConfig,
     call: HttpCall,
@@ -114,11 +127,19 @@ def _outcome(
     attempt: int,
 ) -> Reply | _Failure:
     status, headers, body = response
+    if 300 <= status < 400:
+        # Following a redirect would call a URL nobody checked: the server says where to go instead.
+        return _Failure(
+            f"{call.vendor}: HTTP {status} from {call.url}: the server redirects to "
+            f"{headers.get('location') or '(no location)'}, and redirects are not followed; "
+            "set base_url to the address it should be",
+            True,
+            status,
+        )
     if not 200 <= status < 300:
         transient = is_transient_status(status) and error_code(body) != "insufficient_quota"
-        hint = f" (redirected to {headers.get('location')}: check base_url)" if 300 <= status < 400 else ""
         return _Failure(
-            f"{call.vendor}: HTTP {status} from {call.url}: {error_detail(body)}{hint}",
+            f"{call.vendor}: HTTP {status} from {call.url}: {error_detail(body)}",
             permanent=not transient,
             status=status,
             retry_after=retry_after_seconds(headers) if transient else None,
@@ -181,7 +202,8 @@ def _exchange(
     deadline = time.monotonic() + config.timeout_seconds
     buffer = bytearray()
     with client.stream(
-        "POST", call.url, headers=dict(call.headers), content=content, timeout=_timeout(config)
+        "POST", call.url, headers=dict(call.headers), content=content, timeout=_timeout(config),
+        follow_redirects=False,
     ) as response:
         for chunk in response.iter_bytes():
             _grow(buffer, chunk, deadline)
@@ -223,6 +245,9 @@ def _send(
     attempt = 0
     while True:
         attempt += 1
+        refused = _refused(config, call)
+        if refused is not None:
+            raise _error(config, refused, attempt, attempts, policy)
         started = time.monotonic()
         try:
             response = _exchange(client, config, call, content)
@@ -247,7 +272,8 @@ async def _aexchange(
     deadline = time.monotonic() + config.timeout_seconds
     buffer = bytearray()
     async with client.stream(
-        "POST", call.url, headers=dict(call.headers), content=content, timeout=_timeout(config)
+        "POST", call.url, headers=dict(call.headers), content=content, timeout=_timeout(config),
+        follow_redirects=False,
     ) as response:
         async for chunk in response.aiter_bytes():
             _grow(buffer, chunk, deadline)
@@ -285,6 +311,10 @@ async def _asend(
     attempt = 0
     while True:
         attempt += 1
+        # In a thread: resolving the host blocks, and the loop serves every bot's call.
+        refused = await asyncio.to_thread(_refused, config, call)
+        if refused is not None:
+            raise _error(config, refused, attempt, attempts, policy)
         started = time.monotonic()
         try:
             response = await _aexchange(client, config, call, content)

@@ -236,9 +236,12 @@ FAKE_KEY = "sk-fake-0123456789abcdefSECRET"
 def openai_bot(*, owner: Any, fake: FakeLLM, model: str, name: str | None = None,
                prompt: str = "Trade well. {{marketData}}", api_key: str = FAKE_KEY,
                provider_options: dict[str, Any] | None = None, **bot_options: Any) -> Any:
-    """A bot whose own ``openai`` provider (model ``model``) talks to ``fake``."""
+    """A bot whose own ``openai`` provider (model ``model``) talks to ``fake``; the arena
+    is set to allow private hosts, since ``fake`` listens on loopback."""
+    from arena.models import ArenaSettings
     from bots.services import bot_create, provider_create
 
+    ArenaSettings.objects.filter(pk=ArenaSettings.load().pk).update(outbound_allow_private=True)
     provider = provider_create(owner=owner, name=f"fake {model}", kind="openai", model=model,
                                base_url=fake.base_url, api_key=api_key, **(provider_options or {}))
     return bot_create(owner=owner, name=name or f"bot {model}", prompt=prompt, provider=provider,

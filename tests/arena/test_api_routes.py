@@ -10,10 +10,12 @@ import pytest
 from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 
+from bots.models import Bot
 from bots.services import bot_create, provider_create
+from ledger.models import Change
 from tests.arena.api_helpers import client_for
 from trading.models import Market
-from trading.services import position_open
+from trading.services import position_open, wallet_create
 
 pytestmark = pytest.mark.django_db
 
@@ -21,7 +23,14 @@ PUBLIC = {
     ("/api/health/", "get"), ("/api/schema/", "get"), ("/api/auth/csrf/", "get"),
     ("/api/auth/register/", "post"), ("/api/auth/login/", "post"), ("/api/auth/token/", "post"),
     ("/api/auth/password-reset/redeem/", "post"),
+    # Market data is no one's secret: the market list, a market and its candles are public.
+    ("/api/markets/", "get"), ("/api/markets/{symbol}/", "get"), ("/api/markets/{symbol}/candles/", "get"),
 }
+# Admin routes are a 403 for every other user whatever the object (tests/arena/test_api_admin.py
+# walks them); their responses are checked for secrets as the admin sees them.
+ADMIN_PREFIX = "/api/admin/"
+# Everything under /api/public/ is anyone's to read (listed bots only): walked by its own tests below.
+PUBLIC_PREFIX = "/api/public/"
 SECRET = "sk-SECRET-never-shown-0123456789"
 
 
@@ -29,6 +38,14 @@ def operations() -> list[tuple[str, str]]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     return sorted((path, method) for path, item in schema["paths"].items() for method in item
                   if method in {"get", "post", "patch", "put", "delete"})
+
+
+def owner_operations() -> list[tuple[str, str]]:
+    return [op for op in operations() if not op[0].startswith(PUBLIC_PREFIX)]
+
+
+def public_operations() -> list[tuple[str, str]]:
+    return [op for op in operations() if op[0].startswith(PUBLIC_PREFIX)]
 
 
 @pytest.fixture
@@ -39,16 +56,23 @@ def world(user, other_user):
     for who in (user, other_user):
         provider = provider_create(owner=who, name="P", kind="openai", model="m", base_url="https://x.example/v1",
                                    api_key=SECRET)
-        bot = bot_create(owner=who, name="B", prompt="p", provider=provider)
+        bot = bot_create(owner=who, name="B", prompt="Their prompt {{marketData}}", provider=provider)
         position = position_open(bot=bot, symbol="BTCUSDT", side="LONG", margin=Decimal("100"), leverage=2,
                                  now=timezone.now()).position
-        objects[who.pk] = {"id": None, "bot": bot.pk, "provider": provider.pk, "position_id": position.pk}
+        wallet = wallet_create(owner=who, exchange="binance", api_key=SECRET, api_secret=SECRET,
+                               base_url="https://fapi.x.example")
+        objects[who.pk] = {"id": None, "bot": bot.pk, "provider": provider.pk, "position_id": position.pk,
+                           "wallet": wallet.pk}
+        objects[who.pk]["user"] = who.pk
+        objects[who.pk]["change"] = Change.objects.filter(owner=who).latest("id").pk
     return objects
 
 
 def url(path: str, ids: dict) -> str:
-    resource = "provider" if path.startswith("/api/providers/") else "bot"
-    values = {**ids, "id": ids[resource], "token_key": "arena_nothing"}
+    prefixes = {"/api/providers/": "provider", "/api/wallets/": "wallet", "/api/admin/users/": "user",
+                "/api/changes/": "change"}
+    resource = next((name for prefix, name in prefixes.items() if path.startswith(prefix)), "bot")
+    values = {**ids, "id": ids[resource], "token_key": "arena_nothing", "symbol": "BTCUSDT"}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
 
 
@@ -61,21 +85,45 @@ def test_public_routes_are_in_the_schema():
     assert PUBLIC <= set(operations()), "a public route was renamed: update PUBLIC"
 
 
-@pytest.mark.parametrize(("path", "method"), [op for op in operations() if op not in PUBLIC])
+@pytest.mark.parametrize(("path", "method"), [op for op in owner_operations() if op not in PUBLIC])
 def test_anonymous_is_refused_unless_public(world, path, method):
     response = getattr(client_for(), method)(url(path, next(iter(world.values()))))
     assert response.status_code == 401, (path, method, response.status_code)
 
 
-@pytest.mark.parametrize(("path", "method"), [op for op in operations() if "{id}" in op[0]])
+@pytest.mark.parametrize(("path", "method"), [op for op in owner_operations()
+                                               if "{id}" in op[0] and not op[0].startswith(ADMIN_PREFIX)])
 def test_another_users_object_is_a_404(world, user, other_user, path, method):
     response = getattr(client_for(user), method)(url(path, world[other_user.pk]), {}, format="json")
     assert response.status_code == 404, (path, method, response.status_code)
 
 
 @pytest.mark.parametrize(("path", "method"), [op for op in operations() if op[1] == "get"])
-def test_no_response_holds_a_secret(world, user, path, method):
-    response = client_for(user).get(url(path, world[user.pk]))
-    assert response.status_code in (200, 404), (path, response.status_code)
-    text = response.content.decode()
+def test_no_response_holds_a_secret(world, user, admin_user, path, method):
+    viewer = admin_user if path.startswith(ADMIN_PREFIX) else user
+    response = client_for(viewer).get(url(path, world[user.pk]))
+    assert response.status_code in (200, 403, 404), (path, response.status_code)  # 403: admins only
+    body = b"".join(response.streaming_content) if response.streaming else response.content
+    text = body.decode()
     assert SECRET not in text and "pbkdf2" not in text and "api_key_encrypted" not in text
+
+
+def test_public_routes_are_read_only():
+    assert public_operations() and {method for _, method in public_operations()} == {"get"}
+
+
+@pytest.mark.parametrize(("path", "method"), public_operations())
+def test_a_public_route_shows_a_listed_bot_to_anyone_and_nothing_secret(world, other_user, path, method):
+    ids = world[other_user.pk]
+    response = client_for().get(url(path, ids))
+    text = response.content.decode()
+    published = path.endswith(("/decisions/", "/summaries/"))
+    assert response.status_code == (404 if published else 200), (path, response.status_code)
+    for secret in (SECRET, "x.example", other_user.username, "pbkdf2", "Their prompt"):
+        assert secret not in text, (path, secret)
+
+
+@pytest.mark.parametrize(("path", "method"), [op for op in public_operations() if "{id}" in op[0]])
+def test_an_unlisted_bot_is_a_404_on_every_public_route(world, other_user, path, method):
+    Bot.objects.filter(pk=world[other_user.pk]["bot"]).update(is_listed=False)
+    assert client_for().get(url(path, world[other_user.pk])).status_code == 404

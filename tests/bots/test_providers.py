@@ -21,6 +21,7 @@ from bots.providers import ChatRequest, ProviderConfig, ProviderError, RetryPoli
 from bots.providers import http as provider_http
 from bots.providers.base import cost_of, retry_after_seconds
 from bots.providers.openai import build_call
+from trading.outbound import OutboundPolicy
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 OPENAI_URL = "https://api.openai.com/v1/chat/completions"
@@ -43,6 +44,8 @@ GEMINI = ProviderConfig(
     kind="gemini", base_url="https://generativelanguage.googleapis.com/v1beta", model="gemini-2.0-flash",
     api_key=KEY, options={"temperature": 0.1, "safetySettings": []},
 )
+# Local servers (Ollama, the loopback fake below) are private hosts: an arena must allow them.
+LOCAL = OutboundPolicy(allow_private=True)
 # Full jitter with random() = 1: each backoff is its ceiling, so waits are predictable.
 CEILING = RetryPolicy(random=lambda: 1.0)
 
@@ -141,7 +144,8 @@ def test_ollama_without_key_sends_no_authorization_header():
     route = respx.post("http://localhost:11434/v1/chat/completions").mock(
         return_value=httpx.Response(200, json=openai_body())
     )
-    config = ProviderConfig(kind="openai", base_url="http://localhost:11434/v1", model="llama3.1:8b")
+    config = ProviderConfig(kind="openai", base_url="http://localhost:11434/v1", model="llama3.1:8b",
+                            outbound=LOCAL)
     reply = complete(config, REQUEST)
     assert "authorization" not in route.calls.last.request.headers
     assert reply.cost == D("0")  # a free local model costs nothing, known
@@ -595,7 +599,7 @@ def fake_openai(monkeypatch):
 def test_end_to_end_against_a_loopback_openai_server(fake_openai):
     FakeOpenAI.rate_limit_first = True
     config = ProviderConfig(kind="openai", base_url=fake_openai, model="qwen2.5:7b", timeout_seconds=10,
-                            options={"temperature": 0.3})
+                            options={"temperature": 0.3}, outbound=LOCAL)
     sleeps = Sleeps()
     reply = providers.complete(config, REQUEST, sleep=sleeps)
     assert sleeps == [0.0] and reply.attempts == 2
@@ -613,7 +617,8 @@ def test_end_to_end_against_a_loopback_openai_server(fake_openai):
 
 
 def test_end_to_end_async_against_a_loopback_openai_server(fake_openai):
-    config = ProviderConfig(kind="openai", base_url=fake_openai, model="m", api_key=KEY, timeout_seconds=10)
+    config = ProviderConfig(kind="openai", base_url=fake_openai, model="m", api_key=KEY, timeout_seconds=10,
+                            outbound=LOCAL)
 
     async def run():
         return await asyncio.gather(*(providers.acomplete(config, REQUEST) for _ in range(5)))
@@ -625,7 +630,7 @@ def test_end_to_end_async_against_a_loopback_openai_server(fake_openai):
 
 def test_end_to_end_wrong_path_is_permanent(fake_openai):
     config = ProviderConfig(kind="openai", base_url=fake_openai.removesuffix("/v1") + "/v2", model="m",
-                            timeout_seconds=10)
+                            timeout_seconds=10, outbound=LOCAL)
     with pytest.raises(ProviderError) as caught:
         providers.complete(config, REQUEST)
     assert caught.value.permanent and caught.value.status == 404 and "no route /v2/chat/completions" in str(
@@ -637,7 +642,7 @@ def test_unreachable_loopback_port_is_a_transient_connection_error(fake_openai):
     with ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI) as server:
         port = server.server_address[1]  # bound, then closed: nothing listens there
     config = ProviderConfig(kind="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m", max_retries=1,
-                            timeout_seconds=5)
+                            timeout_seconds=5, outbound=LOCAL)
     sleeps = Sleeps()
     with pytest.raises(ProviderError) as caught:
         providers.complete(config, REQUEST, sleep=sleeps)
