@@ -286,6 +286,8 @@ REST_FRAMEWORK = {
         # Per client address, on the views that take a password.
         "login": env_str("ARENA_LOGIN_RATE", "20/min"),
         "register": env_str("ARENA_REGISTER_RATE", "10/hour"),
+        # Per user: each test of a provider is a real call to its vendor.
+        "probe": env_str("ARENA_PROBE_RATE", "12/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

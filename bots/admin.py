@@ -16,7 +16,16 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
-from bots.services import bot_create, bot_pause, bot_resume, bot_update, bot_validate
+from bots.services import (
+    bot_create,
+    bot_pause,
+    bot_resume,
+    bot_update,
+    bot_validate,
+    provider_audited,
+    provider_base_url_check,
+    provider_change,
+)
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
     WriteOnlySecretsAdminMixin,
@@ -55,6 +64,15 @@ class LLMProviderForm(WriteOnlySecretsForm):
         exclude = ("api_key_encrypted",)
         formfield_callback = _formfield
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if "base_url" in self.changed_data and cleaned.get("kind") and cleaned.get("base_url"):
+            try:  # the outbound rules the API applies: the server will call this URL
+                provider_base_url_check(kind=cleaned["kind"], base_url=cleaned["base_url"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
+
 
 @admin.register(LLMProvider)
 class LLMProviderAdmin(WriteOnlySecretsAdminMixin, admin.ModelAdmin):
@@ -84,6 +102,13 @@ class LLMProviderAdmin(WriteOnlySecretsAdminMixin, admin.ModelAdmin):
     @admin.display(description="API key stored")
     def api_key_status(self, obj: LLMProvider) -> str:
         return is_set(obj.api_key_encrypted)
+
+    def save_model(self, request: HttpRequest, obj: LLMProvider, form: Any, change: bool) -> None:
+        # The form saves the row (its write-only key fields set the ciphertext); the change,
+        # field by field, goes to the audit trail as the services' changes do.
+        before = provider_audited(LLMProvider.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        provider_change(obj, "updated" if change else "created", before)
 
 
 class BotAdminForm(forms.ModelForm):

@@ -206,16 +206,18 @@ PROVIDER_AUDITED = [
 ]
 
 
-def _provider_audited(provider: LLMProvider) -> dict[str, Any]:
+def provider_audited(provider: LLMProvider) -> dict[str, Any]:
+    """The provider's audited fields (``PROVIDER_AUDITED``), the key named ``api_key``."""
     values = fields_of(provider, PROVIDER_AUDITED)
     values["api_key"] = values.pop("api_key_encrypted")
     return values
 
 
-def _provider_change(provider: LLMProvider, action: str, before: dict[str, Any] | None,
+def provider_change(provider: LLMProvider, action: str, before: dict[str, Any] | None,
                      deleted: bool = False) -> None:
+    """Append a provider's change to the audit trail (the services and the admin call it)."""
     change_record(obj=provider, action=action, before=before,
-                  after=None if deleted else _provider_audited(provider), owner_id=provider.owner_id,
+                  after=None if deleted else provider_audited(provider), owner_id=provider.owner_id,
                   secrets=["api_key"])
 
 
@@ -234,14 +236,14 @@ def provider_create(
     provider = LLMProvider(owner=owner, name=name, kind=kind, model=model, base_url=base_url, **options)
     provider.api_key = api_key
     provider.full_clean()
-    _base_url_check(kind=kind, base_url=base_url)
+    provider_base_url_check(kind=kind, base_url=base_url)
     with transaction.atomic():
         provider.save()
-        _provider_change(provider, "created", None)
+        provider_change(provider, "created", None)
     return provider
 
 
-def _base_url_check(*, kind: str, base_url: str) -> None:
+def provider_base_url_check(*, kind: str, base_url: str) -> None:
     """Refuse a base URL the server may not call (``trading.outbound``: https to a public
     host, or what the arena settings allow). Resolves the host: call it outside any
     transaction. Calls are checked again each time (``bots.providers.http``): a host can
@@ -267,10 +269,10 @@ def provider_update(*, provider: LLMProvider, **changes: Any) -> LLMProvider:
     if fixed:
         raise TypeError(f"provider_update() cannot change: {', '.join(sorted(fixed))}")
     if "base_url" in changes:  # before the transaction: the check resolves the host
-        _base_url_check(kind=provider.kind, base_url=changes["base_url"])
+        provider_base_url_check(kind=provider.kind, base_url=changes["base_url"])
     with transaction.atomic():
         row = LLMProvider.objects.select_for_update().get(pk=provider.pk)
-        before = _provider_audited(row)
+        before = provider_audited(row)
         fields = []
         for name, value in changes.items():
             if name == "api_key":
@@ -282,7 +284,7 @@ def provider_update(*, provider: LLMProvider, **changes: Any) -> LLMProvider:
                 fields.append(name)
         row.full_clean()
         row.save(update_fields=[*fields, "updated_at"])
-        _provider_change(row, "updated", before)
+        provider_change(row, "updated", before)
     return row
 
 
@@ -297,13 +299,13 @@ def provider_delete(*, provider: LLMProvider) -> str:
         if using:
             raise ValidationError({"provider": f"Used by {len(using)} bot(s) ({', '.join(using[:5])}): "
                                    "give them another provider first."})
-        before = _provider_audited(row)
+        before = provider_audited(row)
         if Bot.objects.filter(provider=row).exists():
             row.is_active = False
             row.save(update_fields=["is_active", "updated_at"])
-            _provider_change(row, "deactivated", before)
+            provider_change(row, "deactivated", before)
             return "deactivated"
-        _provider_change(row, "deleted", before, deleted=True)
+        provider_change(row, "deleted", before, deleted=True)
         row.delete()
         return "deleted"
 

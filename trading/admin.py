@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
@@ -27,6 +28,7 @@ from ledger.admin_tools import (
 )
 from trading.encryption import is_set
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
+from trading.services.wallets import wallet_audited, wallet_base_url_check, wallet_change
 
 _bot, _owner = bot_columns("bot")
 
@@ -74,6 +76,11 @@ class WalletForm(WriteOnlySecretsForm):
         owner, bot = cleaned.get("owner"), cleaned.get("bot")
         if owner and bot and bot.owner_id != owner.pk:
             self.add_error("bot", "This bot belongs to another user.")
+        if "base_url" in self.changed_data and cleaned.get("base_url"):
+            try:  # the outbound rules the API applies: the server will call this URL
+                wallet_base_url_check(cleaned["base_url"])
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
 
 
@@ -101,6 +108,13 @@ class WalletAdmin(WriteOnlySecretsAdminMixin, admin.ModelAdmin):
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
     actions = (export_as_csv,)
+
+    def save_model(self, request: HttpRequest, obj: Wallet, form: Any, change: bool) -> None:
+        # The form saves the row (its write-only key fields set the ciphertext); the change,
+        # field by field, goes to the audit trail as the services' changes do.
+        before = wallet_audited(Wallet.objects.get(pk=obj.pk)) if change else None
+        super().save_model(request, obj, form, change)
+        wallet_change(obj, "updated" if change else "created", before)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
         # OneToOneField goes through here too; the owner in each label stops

@@ -10,6 +10,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 
 from arena.api.base import StrictModelSerializer, is_admin
 from arena.api.bots import plain_text
@@ -80,6 +81,7 @@ class ProviderFilter(django_filters.FilterSet):
 )
 class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
+    throttle_scope = "probe"  # counted only where ScopedRateThrottle applies: the test action
     serializer_class = ProviderSerializer
     filterset_class = ProviderFilter
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -113,7 +115,7 @@ class ProviderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                    description="Answers 200 whether or not the provider works: ``ok`` and ``error`` say "
                    "which. The built-in scripted provider answers at once, offline.",
                    request=None, responses={200: ProviderProbeSerializer, 404: ERROR})
-    @action(detail=True, methods=["post"], url_path="test")
+    @action(detail=True, methods=["post"], url_path="test", throttle_classes=[ScopedRateThrottle])
     def probe(self, request: Request, pk=None) -> Response:
         return Response(ProviderProbeSerializer(provider_probe(provider=self.get_object())).data)
 

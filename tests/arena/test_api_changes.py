@@ -3,6 +3,7 @@ interface, and what it was before; every decision names the prompt version it sa
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.test import APIClient
 
 from arena import accounts
@@ -133,3 +134,18 @@ def test_provider_and_settings_changes_are_in_the_trail(user, admin_user):
     change = Change.objects.filter(object_type="arena.ArenaSettings").latest("id")
     assert change.changes["cooldown_minutes"][1] == 7 and change.actor_name == "root"
     assert change.interface == "api"
+
+
+def test_admin_edits_of_providers_and_wallets_are_in_the_trail(admin_user, openai_provider):
+    client = Client()
+    client.force_login(admin_user)
+    page = f"/admin/bots/llmprovider/{openai_provider.pk}/change/"
+    form = client.get(page).context["adminform"].form
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    data.update({"model": "gpt-4.1", "api_key": "", "options": "{}"})
+    response = client.post(page, {k: v for k, v in data.items() if v is not False})
+    assert response.status_code == 302, response.content[:2000]
+    change = Change.objects.filter(object_type="bots.LLMProvider").latest("id")
+    assert (change.interface, change.actor_name) == ("admin", "root")
+    assert change.changes["model"] == ["gpt-4o-mini", "gpt-4.1"]
+    assert "api_key" not in change.changes, "an empty key field keeps the stored key"

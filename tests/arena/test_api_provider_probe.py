@@ -10,6 +10,7 @@ import httpx
 import pytest
 import respx
 from django.core.exceptions import ValidationError
+from rest_framework.throttling import ScopedRateThrottle
 
 from arena.models import ArenaSettings
 from bots.models import LLMProvider
@@ -298,3 +299,10 @@ def test_the_settings_row_refuses_bad_host_patterns_and_stores_them_normalised()
     row.outbound_allowed_hosts = ["API.OpenAI.com.", "api.openai.com", "*.Example.com"]
     row.full_clean()
     assert row.outbound_allowed_hosts == ["api.openai.com", "*.example.com"]
+
+
+def test_provider_tests_are_throttled_per_user(user, provider, monkeypatch):
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"probe": "2/min"})
+    client = client_for(user)
+    codes = [client.post(f"/api/providers/{provider.pk}/test/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]

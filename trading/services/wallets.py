@@ -14,6 +14,8 @@ from django.db import IntegrityError, transaction
 
 from ledger.changes import change_record, fields_of
 from trading.models import Wallet
+from trading.outbound import url_check
+from trading.selectors import outbound_policy
 
 # What wallet_update may change. The exchange is fixed: keys belong to one exchange, so
 # another exchange is another wallet. The bot changes through wallet_attach/wallet_detach.
@@ -24,7 +26,7 @@ _AUDITED = ["exchange", "label", "base_url", "bot", "address", "is_active", "api
             "api_secret_encrypted"]
 
 
-def _audited(wallet: Wallet) -> dict[str, Any]:
+def wallet_audited(wallet: Wallet) -> dict[str, Any]:
     """The audited fields, the keys named as people know them (compared by their ciphertext)."""
     values = fields_of(wallet, _AUDITED)
     values["api_key"] = values.pop("api_key_encrypted")
@@ -32,8 +34,9 @@ def _audited(wallet: Wallet) -> dict[str, Any]:
     return values
 
 
-def _audit(wallet: Wallet, action: str, before: dict[str, Any] | None, deleted: bool = False) -> None:
-    after = None if deleted else _audited(wallet)
+def wallet_change(wallet: Wallet, action: str, before: dict[str, Any] | None, deleted: bool = False) -> None:
+    """Append a wallet's change to the audit trail (the services and the admin call it)."""
+    after = None if deleted else wallet_audited(wallet)
     change_record(obj=wallet, action=action, before=before, after=after, owner_id=wallet.owner_id,
                   secrets=["api_key", "api_secret"])
 
@@ -62,6 +65,16 @@ def _refuse_if_trading(wallet: Wallet, field: str, doing: str) -> None:
                                       f"bot before you {doing}."})
 
 
+def wallet_base_url_check(base_url: str) -> None:
+    """Refuse a base URL the server may not call (``trading.outbound``); blank is the
+    exchange's own. Resolves the host: call it outside any transaction."""
+    if not base_url:
+        return
+    reason = url_check(base_url, outbound_policy())
+    if reason:
+        raise ValidationError({"base_url": f"The server will not call this URL: {reason}."})
+
+
 def wallet_create(
     *, owner: Any, exchange: str, api_key: str, api_secret: str, label: str = "", base_url: str = "",
     address: str = "",
@@ -73,13 +86,14 @@ def wallet_create(
     _secret_checked(errors, "api_secret", api_secret)
     if errors:
         raise ValidationError(errors)
+    wallet_base_url_check(base_url)
     wallet = Wallet(owner=owner, exchange=exchange, label=label, base_url=base_url, address=address)
     wallet.api_key = api_key
     wallet.api_secret = api_secret
     wallet.full_clean()
     with transaction.atomic():
         wallet.save()
-        _audit(wallet, "created", None)
+        wallet_change(wallet, "created", None)
     return wallet
 
 
@@ -97,9 +111,11 @@ def wallet_update(*, wallet: Wallet, **changes: Any) -> Wallet:
         _secret_checked(errors, field, changes[field])
     if errors:
         raise ValidationError(errors)
+    if changes.get("base_url"):  # before the transaction: the check resolves the host
+        wallet_base_url_check(changes["base_url"])
     with transaction.atomic():
         row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
-        before = _audited(row)
+        before = wallet_audited(row)
         if changes.get("is_active") is False and row.is_active:
             _refuse_if_trading(row, "is_active", "deactivate its wallet")
         fields = []
@@ -111,7 +127,7 @@ def wallet_update(*, wallet: Wallet, **changes: Any) -> Wallet:
             fields.append("key_needs_reentry")
         row.full_clean()
         row.save(update_fields=[*fields, "updated_at"])
-        _audit(row, "updated", before)
+        wallet_change(row, "updated", before)
     return row
 
 
@@ -134,7 +150,7 @@ def wallet_attach(*, wallet: Wallet, bot: Any) -> Wallet:
         if Wallet.objects.filter(bot_id=bot.pk).exists():
             raise ValidationError({"bot": f"Bot {bot.name!r} already has a wallet: detach that one first."})
         _refuse_if_trading(row, "bot", "move its wallet")
-        before = _audited(row)
+        before = wallet_audited(row)
         row.bot_id = bot.pk
         try:
             # bot is unique: a concurrent attach of another wallet to this bot lost the race.
@@ -143,7 +159,7 @@ def wallet_attach(*, wallet: Wallet, bot: Any) -> Wallet:
         except IntegrityError:
             raise ValidationError({"bot": f"Bot {bot.name!r} already has a wallet: detach that one first."}) \
                 from None
-        _audit(row, "attached", before)
+        wallet_change(row, "attached", before)
     return row
 
 
@@ -155,10 +171,10 @@ def wallet_detach(*, wallet: Wallet) -> Wallet:
         if row.bot_id is None:
             return row
         _refuse_if_trading(row, "bot", "detach its wallet")
-        before = _audited(row)
+        before = wallet_audited(row)
         row.bot = None
         row.save(update_fields=["bot", "updated_at"])
-        _audit(row, "detached", before)
+        wallet_change(row, "detached", before)
     return row
 
 
@@ -170,14 +186,14 @@ def wallet_delete(*, wallet: Wallet) -> str:
     with transaction.atomic():
         row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
         _refuse_if_trading(row, "bot", "delete its wallet")
-        before = _audited(row)
+        before = wallet_audited(row)
         if row.legacy_id is None and row.bot_id is None:
-            _audit(row, "deleted", before, deleted=True)
+            wallet_change(row, "deleted", before, deleted=True)
             row.delete()
             return "deleted"
         row.api_key = ""
         row.api_secret = ""
         row.is_active = False
         row.save(update_fields=["api_key_encrypted", "api_secret_encrypted", "is_active", "updated_at"])
-        _audit(row, "deactivated", before)
+        wallet_change(row, "deactivated", before)
         return "deactivated"
