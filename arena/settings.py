@@ -295,6 +295,10 @@ REST_FRAMEWORK = {
 }
 CSRF_FAILURE_VIEW = "arena.api.errors.csrf_failure"  # JSON under /api/
 KNOX_TOKEN_MODEL = "arena.ApiToken"
+# knox's own migrations would create its AuthToken table even though arena.ApiToken
+# replaces it (they predate the swappable model); without migrations the swapped-out model
+# gets no table, so nothing references users that a database flush does not know about.
+MIGRATION_MODULES = {"knox": None}
 REST_KNOX = {
     "TOKEN_TTL": timedelta(days=env_int("ARENA_TOKEN_TTL_DAYS", 30, minimum=1)),
     "AUTH_HEADER_PREFIX": "Token",

@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from arena.models import Turn
+from arena.tasks import run_turn
 from bots.models import Decision, LearningSummary
 from bots.services import bot_create, provider_create
 from ledger.models import Snapshot
@@ -94,3 +95,20 @@ def test_trades_export_streams_every_filtered_trade_as_csv(user, bot, market):
     assert D(rows[0]["fee"]) > 0 and rows[0]["pnl"]
     bad = client_for(user).get(f"/api/bots/{bot.pk}/trades/export/?executed_before=soon")
     assert bad.status_code == 400
+
+
+@pytest.fixture
+def queued():
+    """Tasks go to a queue (the memory broker) instead of running in-process."""
+    conf = run_turn.app.conf
+    before = conf.task_always_eager
+    conf.task_always_eager = False
+    yield
+    conf.task_always_eager = before
+
+
+def test_force_turn_queued_to_a_worker_answers_at_once_without_waiting(user, bot, queued):
+    response = client_for(user).post(f"/api/bots/{bot.pk}/force-turn/")
+    assert response.status_code == 202, response.content[:500]
+    assert response.json() == {"bot": bot.pk, "queued": True, "turn": None}
+    assert not Turn.objects.exists(), "a worker runs it, not the request"

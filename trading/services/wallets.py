@@ -114,7 +114,7 @@ def wallet_update(*, wallet: Wallet, **changes: Any) -> Wallet:
     if changes.get("base_url"):  # before the transaction: the check resolves the host
         wallet_base_url_check(changes["base_url"])
     with transaction.atomic():
-        row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
+        row = Wallet.objects.select_for_update(of=("self",)).select_related("bot").get(pk=wallet.pk)
         before = wallet_audited(row)
         if changes.get("is_active") is False and row.is_active:
             _refuse_if_trading(row, "is_active", "deactivate its wallet")
@@ -136,7 +136,7 @@ def wallet_attach(*, wallet: Wallet, bot: Any) -> Wallet:
     no other wallet. Moving the wallet away from an active real-money bot is refused (its
     positions are on that account). Attaching it to its own bot changes nothing."""
     with transaction.atomic():
-        row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
+        row = Wallet.objects.select_for_update(of=("self",)).select_related("bot").get(pk=wallet.pk)
         if row.bot_id == bot.pk:
             return row
         if bot.owner_id != row.owner_id:
@@ -167,7 +167,7 @@ def wallet_detach(*, wallet: Wallet) -> Wallet:
     """Tie ``wallet`` to no bot; refused while its bot is an active real-money bot (that
     bot's positions and orders are on this account). Detaching a free wallet changes nothing."""
     with transaction.atomic():
-        row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
+        row = Wallet.objects.select_for_update(of=("self",)).select_related("bot").get(pk=wallet.pk)
         if row.bot_id is None:
             return row
         _refuse_if_trading(row, "bot", "detach its wallet")
@@ -184,7 +184,7 @@ def wallet_delete(*, wallet: Wallet) -> str:
     (deleted or paper) bot is kept, deactivated and without keys, so the bot's history still
     names its exchange account; any other is deleted. Returns "deleted" or "deactivated"."""
     with transaction.atomic():
-        row = Wallet.objects.select_for_update().select_related("bot").get(pk=wallet.pk)
+        row = Wallet.objects.select_for_update(of=("self",)).select_related("bot").get(pk=wallet.pk)
         _refuse_if_trading(row, "bot", "delete its wallet")
         before = wallet_audited(row)
         if row.legacy_id is None and row.bot_id is None:

@@ -2,6 +2,7 @@
 decisions, snapshots). Scoped to the owner (admins see all): another user's bot is a 404."""
 from __future__ import annotations
 
+from celery.result import EagerResult
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -219,7 +220,9 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         if not bot.is_active:
             raise Conflict("A deleted bot takes no turns.")
         result = run_turn.delay(bot_ids=[bot.pk], forced=True)
-        turn = result.get()["turn"] if result.ready() else None
+        # Run in-process (no task queue): its result names the turn. Queued to a worker: the
+        # turn is made when a worker takes it, and arrives on the live stream.
+        turn = result.get()["turn"] if isinstance(result, EagerResult) else None
         return Response({"bot": bot.pk, "queued": True, "turn": turn}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(summary="The bot's learning summaries, newest first (cleared ones included)",
