@@ -70,18 +70,23 @@ def user_update(*, user: User, email: str | None = None, display_name: str | Non
     return user
 
 
-def user_password_change(*, user: User, old_password: str, new_password: str) -> User:
-    """Set a new password after checking the old one. Other sessions end (Django's session
-    hash changes with the password); API tokens stay until revoked."""
-    if not user.check_password(old_password):
-        raise ValidationError({"old_password": "This is not your current password."})
+def _password_set(user: User, new_password: str, action: str) -> User:
+    """Check and set ``user``'s new password; the change (never the password) goes to the trail."""
     _password_check(new_password, user, "new_password")
     before = fields_of(user, USER_AUDITED)
     user.set_password(new_password)
     with transaction.atomic():
         user.save(update_fields=["password"])
-        user_change(user, "password_changed", before)
+        user_change(user, action, before)
     return user
+
+
+def user_password_change(*, user: User, old_password: str, new_password: str) -> User:
+    """Set a new password after checking the old one. Other sessions end (Django's session
+    hash changes with the password); API tokens stay until revoked."""
+    if not user.check_password(old_password):
+        raise ValidationError({"old_password": "This is not your current password."})
+    return _password_set(user, new_password, "password_changed")
 
 
 def password_reset_issue(*, user: User) -> tuple[str, str]:
@@ -102,13 +107,7 @@ def password_reset_redeem(*, uid: str, token: str, new_password: str) -> User:
     if user is None or not default_token_generator.check_token(user, token):
         raise ValidationError(
             {"token": "This reset link is invalid, used or expired; ask an admin for a new one."})
-    _password_check(new_password, user, "new_password")
-    before = fields_of(user, USER_AUDITED)
-    user.set_password(new_password)
-    with transaction.atomic():
-        user.save(update_fields=["password"])
-        user_change(user, "password_reset", before)
-    return user
+    return _password_set(user, new_password, "password_reset")
 
 
 def token_create(*, user: User, name: str, days: int | None = None,

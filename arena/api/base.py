@@ -76,3 +76,14 @@ def filtered(filterset_class, rows, request):
     if not form.is_valid():
         raise serializers.ValidationError(form.errors)
     return form.qs
+
+
+class PagedLists:
+    """For a viewset whose detail routes list related rows (a bot's trades): filter them by
+    a FilterSet from the query string and answer one cursor page."""
+
+    def _page(self, rows, serializer_class, filterset_class=None):
+        if filterset_class is not None:
+            rows = filtered(filterset_class, rows, self.request)
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(serializer_class(page, many=True).data)

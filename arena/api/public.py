@@ -16,7 +16,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.base import filter_parameters, filtered
+from arena.api.base import PagedLists, filter_parameters
 from arena.api.errors import ERROR
 from arena.api.history import (
     DecisionFilter,
@@ -80,7 +80,7 @@ class PublicDecisionSerializer(DecisionSerializer):
     list=extend_schema(summary="Listed bots, anyone may see them"),
     retrieve=extend_schema(summary="A listed bot", responses={200: PublicBotSerializer, 404: ERROR}),
 )
-class PublicBotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PublicBotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
     serializer_class = PublicBotSerializer
     permission_classes = [AllowAny]
@@ -92,12 +92,6 @@ class PublicBotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewset
             total_value=_latest("total_value"), realized_pnl=_latest("realized_pnl"),
             trade_count=_latest("trade_count"), win_rate=_latest("win_rate"), snapshot_at=_latest("taken_at"),
         )
-
-    def _page(self, rows, serializer_class, filterset_class=None):
-        if filterset_class is not None:
-            rows = filtered(filterset_class, rows, self.request)
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
 
     def _published(self) -> Bot:
         bot = self.get_object()

@@ -18,7 +18,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.base import filter_parameters, filtered, is_admin
+from arena.api.base import PagedLists, filter_parameters, filtered, is_admin
 from arena.api.bots.serializers import BotCreateSerializer, BotFilter, BotSerializer, CloneSerializer
 from arena.api.errors import ERROR, Conflict
 from arena.api.history import (
@@ -59,7 +59,7 @@ from trading.services.snapshots import snapshots_take
     destroy=extend_schema(summary="Delete a bot (it stops trading; its history stays)",
                           responses={204: None, 404: ERROR}),
 )
-class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class BotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
     serializer_class = BotSerializer
     filterset_class = BotFilter
@@ -146,12 +146,6 @@ class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
     def reset(self, request: Request, pk=None) -> Response:
         bot = bot_services.bot_reset(bot=self.get_object(), now=timezone.now())
         return Response(BotSerializer(self._fresh(bot)).data)
-
-    def _page(self, rows, serializer_class, filterset_class=None):
-        if filterset_class is not None:
-            rows = filtered(filterset_class, rows, self.request)
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(serializer_class(page, many=True).data)
 
     @extend_schema(summary="The bot's positions", parameters=filter_parameters(PositionFilter),
                    responses=PositionSerializer(many=True))
