@@ -25,10 +25,11 @@ USER_AUDITED = ["username", "email", "display_name", "first_name", "last_name", 
                 "is_staff", "is_superuser", "password"]
 
 
-def user_change(user: User, action: str, before: dict | None) -> None:
-    """Append ``user``'s change to the audit trail (owner: the user themselves)."""
-    change_record(obj=user, action=action, before=before, after=fields_of(user, USER_AUDITED),
-                  owner_id=user.pk, secrets=["password"])
+def user_change(user: User, action: str, before: dict | None, reason: str = "") -> None:
+    """Append ``user``'s change to the audit trail (owner: the user themselves), with the
+    ``reason`` a moderator or admin gave, if any."""
+    after = fields_of(user, USER_AUDITED) | ({"reason": reason} if reason else {})
+    change_record(obj=user, action=action, before=before, after=after, owner_id=user.pk, secrets=["password"])
 
 
 def _password_check(password: str, user: User, field: str = "password") -> None:
@@ -43,6 +44,8 @@ def user_register(*, username: str, password: str, email: str = "", display_name
     The password must pass the validators (length, not common, not like the username)."""
     if not settings.ARENA_REGISTRATION_OPEN:
         raise PermissionError("Registration is closed on this arena; an admin can create your account.")
+    if User.objects.filter(username__iexact=username).exists():  # "Alice" is taken once "alice" is
+        raise ValidationError({"username": "This username is taken."})
     user = User(username=username, email=email, display_name=display_name, role=User.Role.USER)
     _password_check(password, user)
     user.set_password(password)

@@ -36,6 +36,12 @@ class User(AbstractUser):
         return self.is_active and (self.is_superuser or self.role == self.Role.ADMIN)
 
     @property
+    def is_arena_moderator(self) -> bool:
+        """Moderates what the public sees (unlists bots, suspends plain users): the
+        moderator role, and every admin."""
+        return self.is_active and (self.role == self.Role.MODERATOR or self.is_arena_admin)
+
+    @property
     def public_name(self) -> str:
         return self.display_name or f"Trader {self.pk}"
 
@@ -204,6 +210,8 @@ class Turn(models.Model):
     """One arena-wide turn: every bot in it saw the same frozen market snapshot."""
 
     class Status(models.TextChoices):
+        # A forced turn asked for through the API, waiting for a worker to take it.
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
@@ -229,7 +237,7 @@ class Turn(models.Model):
     class Meta:
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=["running", "finished", "failed", "skipped"]),
+                condition=Q(status__in=["queued", "running", "finished", "failed", "skipped"]),
                 name="arena_turn_status_valid",
             ),
             models.CheckConstraint(
@@ -250,7 +258,7 @@ class Turn(models.Model):
 
     @property
     def is_over(self) -> bool:
-        return self.status != self.Status.RUNNING
+        return self.status not in {self.Status.QUEUED, self.Status.RUNNING}
 
 
 class BotTurn(models.Model):
@@ -259,6 +267,8 @@ class BotTurn(models.Model):
     did not trade."""
 
     class Status(models.TextChoices):
+        # In a forced turn no worker has taken yet.
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         FINISHED = "finished", "Finished"
         FAILED = "failed", "Failed"
@@ -279,15 +289,15 @@ class BotTurn(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["turn", "bot"], name="arena_botturn_once_per_turn"),
             models.CheckConstraint(
-                condition=Q(status__in=["running", "finished", "failed", "skipped"]),
+                condition=Q(status__in=["queued", "running", "finished", "failed", "skipped"]),
                 name="arena_botturn_status_valid",
             ),
             models.CheckConstraint(
-                condition=Q(status="running") | Q(finished_at__isnull=False),
+                condition=Q(status__in=["queued", "running"]) | Q(finished_at__isnull=False),
                 name="arena_botturn_finished_when_over",
             ),
             models.CheckConstraint(
-                condition=Q(status__in=["running", "finished"]) | ~Q(reason=""),
+                condition=Q(status__in=["queued", "running", "finished"]) | ~Q(reason=""),
                 name="arena_botturn_reason_when_not_run",
             ),
         ]

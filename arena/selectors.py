@@ -11,7 +11,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db.models import Count, Q, QuerySet
 from django.db.models import fields as model_fields
 
-from arena.models import ArenaSettings, User
+from arena.models import ApiToken, ArenaSettings, BotTurn, User
 from bots.models import Bot, Decision
 from trading.models import Position, Trade
 
@@ -199,3 +199,25 @@ def orphan_reasons(bot: Bot) -> list[str]:
 def users_for_admin() -> QuerySet[User]:
     """Every user, for the admin's list (filtered and searched by the API)."""
     return User.objects.all()
+
+
+def bots_for_moderation() -> QuerySet[Bot]:
+    """The bots a moderator looks after: every live bot the public sees, and every one a
+    moderator has unlisted."""
+    return (Bot.objects.filter(is_active=True).filter(Q(is_listed=True) | ~Q(unlisted_reason=""))
+            .select_related("owner").order_by("-id"))
+
+
+def users_for_moderation() -> QuerySet[User]:
+    """Every user, for a moderator's list (the API shows no e-mail there)."""
+    return User.objects.all()
+
+
+def bot_turns_of(*, bot_id: int) -> QuerySet[BotTurn]:
+    """The bot's part in each turn, newest first (the turn read with it)."""
+    return BotTurn.objects.filter(bot_id=bot_id).select_related("turn").order_by("-id")
+
+
+def tokens_of(*, user_id: int) -> QuerySet[ApiToken]:
+    """A user's API tokens, newest first (their digests only: the tokens are not stored)."""
+    return ApiToken.objects.filter(user_id=user_id).order_by("-created")

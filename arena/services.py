@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from arena.accounts import USER_AUDITED, user_change
@@ -81,19 +81,22 @@ def arena_settings_reset() -> ArenaSettings:
     return _arena_settings_apply(values={spec.name: spec.default for spec in arena_settings_specs()})
 
 
-def user_set_active(*, user: User, active: bool, by: User | None = None) -> User:
+def user_set_active(*, user: User, active: bool, by: User | None = None, reason: str = "") -> User:
     """Suspend (``active=False``) or reactivate ``user``. A suspended user's API tokens are
     revoked at once (a session is refused while the account is inactive). An admin cannot
-    suspend themselves (``by``)."""
+    suspend themselves (``by``); a moderator only suspends and reactivates plain users.
+    ``reason`` goes to the audit trail."""
     if not active and by is not None and by.pk == user.pk:
         raise ValidationError({"is_active": "You cannot suspend yourself; ask another admin."})
+    if by is not None and not by.is_arena_admin and (user.role != User.Role.USER or user.is_superuser):
+        raise PermissionDenied("A moderator can suspend or reactivate plain users only; ask an admin.")
     with transaction.atomic():
         row = User.objects.select_for_update().get(pk=user.pk)
         if row.is_active != active:
             before = fields_of(row, USER_AUDITED)
             row.is_active = active
             row.save(update_fields=["is_active"])
-            user_change(row, "reactivated" if active else "suspended", before)
+            user_change(row, "reactivated" if active else "suspended", before, reason=reason)
         if not active:
             ApiToken.objects.filter(user=row).delete()
     user.is_active = row.is_active

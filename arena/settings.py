@@ -311,7 +311,12 @@ SPECTACULAR_SETTINGS = {
         "AI trading bots on crypto perpetual futures.\n\n"
         "**Authentication.** The browser uses its session (log in with `POST /api/auth/login/`; "
         "unsafe methods need the `X-CSRFToken` header from the `csrftoken` cookie). Scripts send "
-        "`Authorization: Token <token>`, a token made with `POST /api/auth/tokens/`.\n\n"
+        "`Authorization: Token <token>`: `POST /api/auth/token/` with a username and password "
+        "answers one (the script's login; named, expiring, revocable at `/api/auth/tokens/`, where a "
+        "logged-in user can also make more).\n\n"
+        "**Roles.** A user owns bots, providers and wallets; a moderator also unlists any bot from "
+        "the public pages and suspends plain users (`/api/moderation/`); an admin manages everything "
+        "(`/api/admin/`, arena settings).\n\n"
         "**Errors** are JSON: `{\"error\": {\"code\": \"…\", \"message\": \"…\", "
         "\"fields\": {\"field\": [\"…\"]}}}`. Another user's object is a 404.\n\n"
         "**Lists** are cursor-paginated: follow `next`; `page_size` up to 500."
@@ -354,6 +359,9 @@ ARENA_OUTBOUND_RESOLVER = env_str("ARENA_OUTBOUND_RESOLVER", "trading.outbound.s
 # A turn holds each of its bots for this long and renews the hold while it is alive,
 # so the bots of a worker that died mid-turn trade again at the next turn after it.
 ARENA_TURN_LEASE_SECONDS = env_int("ARENA_TURN_LEASE_SECONDS", 60, minimum=3)
+# A forced turn no worker has taken after this long is marked failed (and its queued task
+# expires), so a user learns that no worker is running instead of waiting for ever.
+ARENA_FORCED_TURN_WAIT_SECONDS = env_int("ARENA_FORCED_TURN_WAIT_SECONDS", 600, minimum=10)
 # Every exchange order id this installation derives starts with this (so two arenas
 # sharing an exchange account never take each other's orders): 1-8 letters or digits.
 ARENA_ORDER_PREFIX = env_str("ARENA_ORDER_PREFIX", "arena")

@@ -34,8 +34,8 @@ def refresh_market() -> dict:
 
 
 @shared_task(name="arena.tasks.run_turn", soft_time_limit=1500, time_limit=1800)
-def run_turn(bot_ids: list[int] | None = None, forced: bool = False) -> dict:
-    report = turn_run(bot_ids=bot_ids, forced=forced)
+def run_turn(bot_ids: list[int] | None = None, forced: bool = False, turn_id: int | None = None) -> dict:
+    report = turn_run(bot_ids=bot_ids, forced=forced, turn_id=turn_id)
     return {"turn": report.turn.pk, "bots": len(report.outcomes)}
 
 

@@ -137,6 +137,12 @@ class Bot(models.Model):
     reasoning_public = models.BooleanField(
         default=False, help_text="Publish the prompt, the decisions' reasoning and the learning summary."
     )
+    # Set by a moderator who unlisted the bot, and why: while set, the bot is listed
+    # nowhere and its owner cannot list it or publish its reasoning again.
+    unlisted_reason = models.TextField(
+        blank=True, editable=False,
+        help_text="Why a moderator unlisted the bot; while set, it cannot be listed or published again.",
+    )
     # The version of ``prompt`` in force: each decision names the one it was made with.
     prompt_version = models.ForeignKey(
         "PromptVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+", editable=False
@@ -156,6 +162,10 @@ class Bot(models.Model):
             ),
             models.CheckConstraint(
                 condition=Q(initial_balance__gt=0), name="bots_bot_initial_balance_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(unlisted_reason="") | Q(is_listed=False, reasoning_public=False),
+                name="bots_bot_unlisted_stays_private",
             ),
             # Names are unique among a user's live bots; a soft-deleted bot frees its name.
             models.UniqueConstraint(
@@ -177,6 +187,10 @@ class Bot(models.Model):
             isinstance(s, str) and s.isalnum() and s.isupper() for s in symbols
         ):
             raise ValidationError({"symbols": "A list of upper-case symbols such as \"BTCUSDT\"."})
+        if self.unlisted_reason and (self.is_listed or self.reasoning_public):
+            field = "is_listed" if self.is_listed else "reasoning_public"
+            raise ValidationError({field: f"A moderator unlisted this bot ({self.unlisted_reason}); it "
+                                          "stays private until a moderator lifts that."})
 
 
 class PromptVersion(models.Model):

@@ -5,10 +5,11 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
 from bots.providers.base import ProviderConfig
+from ledger.models import Snapshot
 from trading.encryption import SecretUnreadable
 from trading.selectors import outbound_policy
 
@@ -64,6 +65,21 @@ def providers_of(*, user_id: int, see_all: bool = False) -> QuerySet[LLMProvider
 def bots_listed() -> QuerySet[Bot]:
     """Bots anyone may see (DESIGN.md "Who sees what"): active and listed by their owner."""
     return Bot.objects.filter(is_active=True, is_listed=True).select_related("provider", "owner", "account")
+
+
+def _latest_snapshot(field: str) -> Subquery:
+    return Subquery(Snapshot.objects.filter(bot_id=OuterRef("pk")).order_by("-taken_at", "-id")
+                    .values(field)[:1])
+
+
+def bots_listed_with_figures() -> QuerySet[Bot]:
+    """``bots_listed()`` with their latest snapshot's figures: total_value, realized_pnl,
+    trade_count, win_rate and snapshot_at (None before the first snapshot)."""
+    return bots_listed().annotate(
+        total_value=_latest_snapshot("total_value"), realized_pnl=_latest_snapshot("realized_pnl"),
+        trade_count=_latest_snapshot("trade_count"), win_rate=_latest_snapshot("win_rate"),
+        snapshot_at=_latest_snapshot("taken_at"),
+    )
 
 
 def decisions_of(*, bot_id: int) -> QuerySet[Decision]:

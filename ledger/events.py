@@ -168,6 +168,7 @@ EVENT_TYPES: dict[str, tuple[type, str]] = {
     "funding_applied": (FundingApplied, PUBLIC),
     "balance_changed": (BalanceChanged, PUBLIC),
     "snapshot_taken": (SnapshotTaken, PUBLIC),
+    "turn_queued": (TurnState, PUBLIC),
     "turn_started": (TurnState, PUBLIC),
     "turn_finished": (TurnState, PUBLIC),
     "turn_failed": (TurnState, PUBLIC),

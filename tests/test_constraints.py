@@ -183,6 +183,7 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "bots_bot_mode_valid": lambda w: bot(w, mode="demo"),
     "bots_bot_initial_balance_positive": lambda w: bot(w, initial_balance=0),
     "bots_bot_owner_name_unique_active": lambda w: bot(w, name=w.bot.name),
+    "bots_bot_unlisted_stays_private": lambda w: bot(w, unlisted_reason="spam", is_listed=True),
     "bots_decision_bot_legacy_id_unique": lambda w: twice(lambda: decision(w, legacy_id="d-1")),
     "bots_decision_cost_not_negative": lambda w: decision(w, cost=D("-0.01")),
     "bots_decision_once_per_turn": lambda w: (lambda t: twice(lambda: decision(w, turn=t)))(turn()),

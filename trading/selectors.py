@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ImproperlyConfigured
 
 from trading import risk
-from trading.models import Candle, Cooldown, Market, Position, Trade
+from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
 from trading.outbound import OutboundPolicy
 
 
@@ -161,3 +161,9 @@ def candles_stored(*, symbol: str, interval: str, limit: int, start: datetime | 
     if start is not None:
         return list(rows.order_by("open_time")[:limit])
     return list(reversed(rows.order_by("-open_time")[:limit]))
+
+
+def wallets_of(*, user_id: int, see_all: bool = False):
+    """A user's exchange wallets (admins: every wallet), with owner and bot read along."""
+    rows = Wallet.objects.select_related("owner", "bot")
+    return rows if see_all else rows.filter(owner_id=user_id)

@@ -19,6 +19,7 @@ from arena.api.auth import SessionAuthentication, TokenAuthentication
 from arena.api.base import StrictModelSerializer, StrictSerializer
 from arena.api.errors import ERROR
 from arena.models import ApiToken, User
+from arena.selectors import tokens_of
 
 
 class LockedOut(exceptions.APIException):
@@ -140,8 +141,6 @@ class RegisterView(APIView):
     def post(self, request: Request) -> Response:
         form = RegisterSerializer(data=request.data)
         form.is_valid(raise_exception=True)
-        if User.objects.filter(username__iexact=form.validated_data["username"]).exists():
-            raise serializers.ValidationError({"username": ["This username is taken."]})
         try:
             user = accounts.user_register(**form.validated_data)
         except PermissionError as exc:
@@ -212,7 +211,7 @@ class TokensView(APIView):
     @extend_schema(summary="Your API tokens (never the tokens themselves)",
                    responses=TokenSerializer(many=True))
     def get(self, request: Request) -> Response:
-        rows = ApiToken.objects.filter(user=request.user).order_by("-created")
+        rows = tokens_of(user_id=request.user.pk)
         return Response(TokenSerializer(rows, many=True).data)
 
     @extend_schema(summary="Make an API token", request=TokenRequestSerializer,

@@ -3,10 +3,7 @@ user, when, through which interface, and each field before and after (secrets on
 "(changed)"). Owners read the trail of their own objects; admins read everything."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import django_filters
-from django.db.models import Count
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, viewsets
@@ -17,6 +14,7 @@ from rest_framework.response import Response
 from arena.api.base import IsArenaAdmin, is_admin
 from arena.api.errors import ERROR
 from ledger.models import Change
+from ledger.selectors import change_stats, changes_visible
 
 
 class ChangeSerializer(serializers.ModelSerializer):
@@ -51,8 +49,7 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     queryset = Change.objects.none()  # for the schema; requests use get_queryset
 
     def get_queryset(self):
-        rows = Change.objects.all()
-        return rows if is_admin(self.request.user) else rows.filter(owner=self.request.user)
+        return changes_visible(user_id=self.request.user.pk, see_all=is_admin(self.request.user))
 
     @extend_schema(
         summary="How many changes, by action and by interface (admins)",
@@ -64,14 +61,4 @@ class ChangeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=False, methods=["get"], permission_classes=[IsArenaAdmin], filterset_class=None)
     def stats(self, request: Request) -> Response:
-        rows = Change.objects.all()
-
-        def counted(field: str) -> dict[str, int]:
-            counts = rows.values(field).annotate(n=Count("id")).order_by(field)
-            return {row[field]: row["n"] for row in counts}
-
-        return Response({
-            "total": rows.count(),
-            "last_24h": rows.filter(at__gte=timezone.now() - timedelta(hours=24)).count(),
-            "by_action": counted("action"), "by_interface": counted("interface"),
-        })
+        return Response(change_stats(now=timezone.now()))

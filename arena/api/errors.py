@@ -93,7 +93,7 @@ def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound("No such object, or it is not yours.")
     elif isinstance(exc, DjangoPermissionDenied):
-        exc = exceptions.PermissionDenied()
+        exc = exceptions.PermissionDenied(str(exc) or None)
     response = exception_handler(exc, context)
     if response is None:
         return None  # not an API error: a 500 that must reach the logs

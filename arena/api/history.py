@@ -4,10 +4,13 @@ decision, a position its opening decision)."""
 from __future__ import annotations
 
 import csv
+from datetime import datetime, timedelta
 
 import django_filters
 from rest_framework import serializers
 
+from arena.models import BotTurn
+from arena.turns.force import wait_seconds
 from bots.models import Decision, LearningSummary, PromptVersion
 from ledger.models import Snapshot
 from trading.models import Position, Trade
@@ -58,6 +61,23 @@ class PromptVersionSerializer(serializers.ModelSerializer):
         model = PromptVersion
         fields = ["id", "bot", "number", "prompt", "created_at", "created_by"]
         read_only_fields = fields
+
+
+class BotTurnSerializer(serializers.ModelSerializer):
+    forced = serializers.BooleanField(source="turn.forced", read_only=True)
+    expires_at = serializers.SerializerMethodField(
+        help_text="Queued only: when the turn is marked failed if no worker has taken it by then.")
+
+    class Meta:
+        model = BotTurn
+        fields = ["turn", "bot", "status", "reason", "decision", "forced", "started_at", "finished_at",
+                  "expires_at"]
+        read_only_fields = fields
+
+    def get_expires_at(self, row: BotTurn) -> datetime | None:
+        if row.status != BotTurn.Status.QUEUED:
+            return None
+        return row.started_at + timedelta(seconds=wait_seconds())
 
 
 class LearningSummarySerializer(serializers.ModelSerializer):

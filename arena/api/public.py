@@ -8,7 +8,6 @@ or deleted bot is a 404 here.
 """
 from __future__ import annotations
 
-from django.db.models import OuterRef, Subquery
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.decorators import action
@@ -29,17 +28,11 @@ from arena.api.history import (
     TradeSerializer,
 )
 from bots.models import Bot
-from bots.selectors import bots_listed, decisions_of, summaries_of
-from ledger.models import Snapshot
+from bots.selectors import bots_listed_with_figures, decisions_of, summaries_of
 from ledger.selectors import snapshots_of
 from trading.selectors import positions_of, trades_of
 
 NOT_PUBLISHED = "The owner has not published this bot's reasoning."
-
-
-def _latest(field: str) -> Subquery:
-    return Subquery(Snapshot.objects.filter(bot_id=OuterRef("pk")).order_by("-taken_at", "-id")
-                    .values(field)[:1])
 
 
 class PublicBotSerializer(serializers.ModelSerializer):
@@ -88,10 +81,7 @@ class PublicBotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMi
     filterset_fields = ["mode"]
 
     def get_queryset(self):
-        return bots_listed().annotate(
-            total_value=_latest("total_value"), realized_pnl=_latest("realized_pnl"),
-            trade_count=_latest("trade_count"), win_rate=_latest("win_rate"), snapshot_at=_latest("taken_at"),
-        )
+        return bots_listed_with_figures()
 
     def _published(self) -> Bot:
         bot = self.get_object()

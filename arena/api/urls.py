@@ -9,6 +9,7 @@ from arena.api.admin import AdminUserViewSet, OrphanedBotsView, StatsView
 from arena.api.bots import BotViewSet
 from arena.api.changes import ChangeViewSet
 from arena.api.markets import MarketViewSet
+from arena.api.moderation import ModeratedBotViewSet, ModeratedUserViewSet
 from arena.api.providers import ProviderViewSet
 from arena.api.public import PublicBotViewSet
 from arena.api.settings import SettingsMetadataView, SettingsResetView, SettingsView
@@ -22,6 +23,8 @@ router.register("public/bots", PublicBotViewSet, basename="public-bot")
 router.register("changes", ChangeViewSet, basename="change")
 router.register("markets", MarketViewSet, basename="market")
 router.register("admin/users", AdminUserViewSet, basename="admin-user")
+router.register("moderation/bots", ModeratedBotViewSet, basename="moderation-bot")
+router.register("moderation/users", ModeratedUserViewSet, basename="moderation-user")
 
 urlpatterns = [
     path("auth/csrf/", accounts.CsrfView.as_view(), name="auth-csrf"),

@@ -19,6 +19,7 @@ from bots.models import Bot
 from bots.selectors import bots_of
 from trading import services as trading_services
 from trading.models import Wallet
+from trading.selectors import wallets_of
 
 
 def _no_spaces_or_markup(value: str) -> str:
@@ -108,15 +109,13 @@ class WalletViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        rows = Wallet.objects.select_related("owner", "bot")
-        if not is_admin(self.request.user):
-            rows = rows.filter(owner_id=self.request.user.pk)
+        rows = wallets_of(user_id=self.request.user.pk, see_all=is_admin(self.request.user))
         if self.action == "list" and "is_active" not in self.request.query_params:
             rows = rows.filter(is_active=True)
         return rows
 
     def _fresh(self, wallet: Wallet) -> Wallet:
-        return Wallet.objects.select_related("owner", "bot").get(pk=wallet.pk)
+        return wallets_of(user_id=wallet.owner_id).get(pk=wallet.pk)
 
     @extend_schema(summary="Add a wallet (optionally for one of your real-money bots)",
                    request=WalletSerializer, responses={201: WalletSerializer, 400: ERROR})

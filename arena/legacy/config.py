@@ -24,6 +24,8 @@ from arena.legacy.values import Where
 from arena.models import ArenaSettings, User
 from bots.models import Bot, LLMProvider
 from trading.models import Wallet
+from trading.outbound import url_check
+from trading.selectors import outbound_policy
 
 
 class MediaFiles:
@@ -174,6 +176,15 @@ def _provider_save(ctx: Context, *, owner: User, name: str, record: str, **field
     except ValidationError as exc:  # a URL or model our rules refuse
         problems = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
         raise ctx.where(record).error(f"cannot be imported as a provider ({problems})") from None
+    if provider.kind != LLMProvider.Kind.SCRIPTED and provider.base_url:
+        # Imported as it was (nothing is lost), but named: every call is checked again and
+        # refused until an admin allows the host or the owner changes the URL.
+        reason = url_check(provider.base_url, outbound_policy())
+        if reason:
+            ctx.report.add("outbound URLs refused",
+                           f"provider {unique!r} of {owner.username}: {provider.base_url}: {reason}; "
+                           "its bots' turns fail until an admin allows the host (arena settings) or the "
+                           "URL is changed")
     ctx.current = record
     provider.save()
     ctx.report.count("providers")

@@ -8,8 +8,8 @@ from decimal import Decimal
 from ledger.values import MONEY_QUANTUM
 
 SECTIONS = (
-    "keys to re-enter", "provider base URLs normalised", "providers", "users", "arena settings",
-    "unknown settings (not imported)", "bots", "avatars", "learning summaries", "wallets",
+    "keys to re-enter", "provider base URLs normalised", "outbound URLs refused", "providers", "users",
+    "arena settings", "unknown settings (not imported)", "bots", "avatars", "learning summaries", "wallets",
     "history notes", "money",
 )
 

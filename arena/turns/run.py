@@ -35,12 +35,14 @@ from arena.models import ArenaSettings, BotTurn, Turn
 from arena.turns.context import CandleCache, Job, job_prepare, market_snapshot
 from arena.turns.converse import converse
 from arena.turns.execute import ModelCall, Outcome, decision_execute, decision_record_failure
+from arena.turns.force import turn_queued_start, turns_queued_expire
 from arena.turns.lease import Lease, turn_clock, turns_abandoned_fail
 from arena.turns.notify import bot_turn_event, turn_event
 from bots.models import Bot
 from trading.feeds import Feed
 from trading.models import Wallet
-from trading.selectors import markets_unfresh
+from trading.outbound_transport import PinnedAsyncTransport
+from trading.selectors import markets_unfresh, outbound_policy
 from trading.services.market import market_refresh_and_trigger
 
 log = logging.getLogger(__name__)
@@ -127,8 +129,11 @@ def _turn_for(*, forced: bool, now: datetime, arena: ArenaSettings) -> Turn:
 
 def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: datetime | None = None,
              transport: httpx.AsyncBaseTransport | None = None, feed: Feed | None = None,
-             refresh: bool = True) -> TurnReport:
+             refresh: bool = True, turn_id: int | None = None) -> TurnReport:
     """Run a turn now for every active, unpaused bot (or the ones named, even paused).
+
+    ``turn_id`` names a forced turn queued through the API (``arena.turns.force``): this
+    run starts that turn instead of writing one.
 
     ``feed`` is the market feed a refresh uses (default: the configured one);
     ``refresh=False`` never refreshes, so bots without a fresh price are skipped.
@@ -137,9 +142,13 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     now = now or timezone.now()
     arena = ArenaSettings.load()
     turns_abandoned_fail(now=now)
+    turns_queued_expire(now=now)
     candidates = turn_candidates(bot_ids)
     unfresh = turn_market_check(bots=candidates, arena=arena, now=now, refresh=refresh, feed=feed)
-    turn = _turn_for(forced=forced or bool(bot_ids), now=now, arena=arena)
+    if turn_id is not None:
+        turn = turn_queued_start(turn_id=turn_id, now=now, snapshot=market_snapshot())
+    else:
+        turn = _turn_for(forced=forced or bool(bot_ids), now=now, arena=arena)
     report = TurnReport(turn=turn)
     if turn.is_over:
         return report  # a redelivered task for a slot that has ended: nothing to do
@@ -149,6 +158,9 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     mine: dict[int, BotTurn] = {}
     try:
         jobs = _claim_and_prepare(candidates, taken, turn, arena, unfresh, refresh, lease, now, report, mine)
+        # Every model is called through one client whose sockets go only to addresses the
+        # arena's outbound rules allow (trading.outbound_transport); tests pass their own.
+        transport = transport or PinnedAsyncTransport(outbound_policy(), limits=CALL_LIMITS)
         calls = async_to_sync(_call_all)(jobs, transport, lease)
         for job, call in zip(jobs, calls, strict=True):
             lease.renew_if_due()
@@ -163,8 +175,13 @@ def turn_run(*, bot_ids: list[int] | None = None, forced: bool = False, now: dat
     finally:
         _stop_running(mine, "the turn was interrupted before this bot's answer was recorded", lease.clock())
         lease.release_all()
+        _unqueue(turn, lease.clock())
         _turn_end(turn, lease.clock())
     return report
+
+
+# A bot with no row in the turn yet, skipped by an earlier run of it, or queued for it.
+_CLAIMABLE = {None, BotTurn.Status.SKIPPED, BotTurn.Status.QUEUED}
 
 
 def _claim_and_prepare(candidates: list[Bot], taken: dict[int, str], turn: Turn, arena: ArenaSettings,
@@ -174,7 +191,7 @@ def _claim_and_prepare(candidates: list[Bot], taken: dict[int, str], turn: Turn,
     jobs: list[Job] = []
     cache = CandleCache(now=now)
     for bot in candidates:
-        if taken.get(bot.pk, BotTurn.Status.SKIPPED) != BotTurn.Status.SKIPPED:
+        if taken.get(bot.pk) not in _CLAIMABLE:
             continue  # already run (or running) in this turn
         reason = (real_mode_reason(bot) if bot.mode == Bot.Mode.REAL
                   else _market_reason(bot, arena, unfresh, refresh))
@@ -183,7 +200,7 @@ def _claim_and_prepare(candidates: list[Bot], taken: dict[int, str], turn: Turn,
             report.outcomes.append(Outcome(bot.pk, bot.name, skipped=reason))
             continue
         if not lease.claim(bot):
-            if bot.pk not in taken:
+            if taken.get(bot.pk, BotTurn.Status.QUEUED) == BotTurn.Status.QUEUED:
                 mine[bot.pk] = _bot_turn_row(turn, bot, BotTurn.Status.SKIPPED, now, HELD)
             report.outcomes.append(Outcome(bot.pk, bot.name, skipped=HELD))
             continue
@@ -241,6 +258,14 @@ def _stop_running(mine: dict[int, BotTurn], reason: str, at: datetime) -> None:
             _bot_turn_save(row, ["status", "reason", "finished_at"], at)
 
 
+def _unqueue(turn: Turn, at: datetime) -> None:
+    """A bot queued in this forced turn that was not taken (deleted meanwhile) is skipped."""
+    for row in BotTurn.objects.filter(turn=turn, status=BotTurn.Status.QUEUED).select_related("bot"):
+        row.status, row.finished_at = BotTurn.Status.SKIPPED, max(at, row.started_at)
+        row.reason = "the bot was no longer active when a worker took this forced turn"
+        _bot_turn_save(row, ["status", "reason", "finished_at"], at)
+
+
 def _turn_end(turn: Turn, at: datetime) -> None:
     """Settle the turn from its bots' rows, unless another run of it still has bots running
     (that run settles it; if it died, the next turn marks it abandoned)."""
@@ -285,9 +310,11 @@ def _execute_one(job: Job, turn: Turn, call: ModelCall, now: datetime, lease: Le
     return outcome
 
 
-async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport | None,
+CALL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=50)
+
+
+async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport,
                     lease: Lease) -> list[ModelCall]:
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50)
     renew = sync_to_async(lease.renew)  # on the caller's thread and database connection
 
     async def keep_alive() -> None:
@@ -297,7 +324,7 @@ async def _call_all(jobs: list[Job], transport: httpx.AsyncBaseTransport | None,
 
     renewer = asyncio.ensure_future(keep_alive())
     try:
-        async with httpx.AsyncClient(transport=transport, limits=limits) as client:
+        async with httpx.AsyncClient(transport=transport, follow_redirects=False, trust_env=False) as client:
             return list(await asyncio.gather(*(converse(job, client) for job in jobs)))
     finally:
         renewer.cancel()

@@ -5,7 +5,9 @@ a successful response body; ``send`` (httpx.Client) and ``asend`` (httpx.AsyncCl
 POST it under ``base.RetryPolicy``: up to ``config.max_retries`` retries of 429, 408,
 5xx, timeouts and connection errors, never of other 4xx. Before every attempt the URL is
 checked against ``config.outbound`` (``trading.outbound.url_check``: the host resolved
-again, so a name that now points into a private network is refused), and redirects are
+again, so a name that now points into a private network is refused); the clients made
+here connect only to addresses that pass the same rules when the socket opens
+(``trading.outbound_transport``: no DNS rebinding between check and connect), and redirects are
 never followed: a 3xx is a permanent error naming where it points. Both loops share every
 decision (``_refused``, ``_outcome``, ``_transport_failure``, ``_plan_retry``) and differ
 only in how they wait and read.
@@ -37,6 +39,7 @@ from bots.providers.base import (
     snippet,
 )
 from trading.outbound import url_check
+from trading.outbound_transport import pinned_async_client, pinned_client
 
 # A chat reply is kilobytes; megabytes mean a wrong URL or a hostile server, and the
 # reply would be cut to 200 KB by the parser anyway.
@@ -227,7 +230,7 @@ def send(
     sleep = time.sleep if sleep is None else sleep
     content = _encode(config, call)
     if client is None:
-        with httpx.Client(follow_redirects=False) as own:
+        with pinned_client(config.outbound) as own:
             return _send(config, call, parse, content, own, sleep, policy)
     return _send(config, call, parse, content, client, sleep, policy)
 
@@ -293,7 +296,7 @@ async def asend(
     sleep = asyncio.sleep if sleep is None else sleep
     content = _encode(config, call)
     if client is None:
-        async with httpx.AsyncClient(follow_redirects=False) as own:
+        async with pinned_async_client(config.outbound) as own:
             return await _asend(config, call, parse, content, own, sleep, policy)
     return await _asend(config, call, parse, content, client, sleep, policy)
 

@@ -1,5 +1,6 @@
-"""A bot's actions through the API: force a turn, summarise and clear its learning, take
-a snapshot now, and export its trades as CSV — each through the service the engine uses."""
+"""A bot's actions through the API (forced turns: test_turns_forced.py): summarise and
+clear its learning, take a snapshot now, and export its trades as CSV — each through the
+service the engine uses."""
 from __future__ import annotations
 
 import csv
@@ -10,8 +11,6 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from arena.models import Turn
-from arena.tasks import run_turn
 from bots.models import Decision, LearningSummary
 from bots.services import bot_create, provider_create
 from ledger.models import Snapshot
@@ -36,24 +35,6 @@ def decisions(bot, count):
                  actions=[{"action": "LONG", "symbol": "BTCUSDT", "reasoning": f"r{i}"}])
         for i in range(count)
     ])
-
-
-def test_force_turn_runs_a_turn_for_the_bot_even_when_paused(user, bot):
-    client = client_for(user)
-    client.post(f"/api/bots/{bot.pk}/pause/")
-    response = client.post(f"/api/bots/{bot.pk}/force-turn/")
-    assert response.status_code == 202, response.json()
-    body = response.json()
-    turn = Turn.objects.get(pk=body["turn"])
-    assert body["bot"] == bot.pk and turn.forced
-    assert Decision.objects.filter(bot=bot, turn=turn).count() == 1, "the scripted bot decided in that turn"
-
-
-def test_force_turn_of_a_deleted_bot_is_a_conflict(user, bot):
-    client = client_for(user)
-    client.delete(f"/api/bots/{bot.pk}/")
-    response = client.post(f"/api/bots/{bot.pk}/force-turn/")
-    assert response.status_code == 409 and not Turn.objects.exists()
 
 
 def test_summarise_needs_decisions_then_writes_a_summary_and_clear_hides_it(user, bot):
@@ -95,20 +76,3 @@ def test_trades_export_streams_every_filtered_trade_as_csv(user, bot, market):
     assert D(rows[0]["fee"]) > 0 and rows[0]["pnl"]
     bad = client_for(user).get(f"/api/bots/{bot.pk}/trades/export/?executed_before=soon")
     assert bad.status_code == 400
-
-
-@pytest.fixture
-def queued():
-    """Tasks go to a queue (the memory broker) instead of running in-process."""
-    conf = run_turn.app.conf
-    before = conf.task_always_eager
-    conf.task_always_eager = False
-    yield
-    conf.task_always_eager = before
-
-
-def test_force_turn_queued_to_a_worker_answers_at_once_without_waiting(user, bot, queued):
-    response = client_for(user).post(f"/api/bots/{bot.pk}/force-turn/")
-    assert response.status_code == 202, response.content[:500]
-    assert response.json() == {"bot": bot.pk, "queued": True, "turn": None}
-    assert not Turn.objects.exists(), "a worker runs it, not the request"

@@ -29,6 +29,9 @@ PUBLIC = {
 # Admin routes are a 403 for every other user whatever the object (tests/arena/test_api_admin.py
 # walks them); their responses are checked for secrets as the admin sees them.
 ADMIN_PREFIX = "/api/admin/"
+# Moderator routes likewise (tests/arena/test_api_moderation.py walks them); an admin is a moderator.
+MODERATION_PREFIX = "/api/moderation/"
+STAFF_PREFIXES = (ADMIN_PREFIX, MODERATION_PREFIX)
 # Everything under /api/public/ is anyone's to read (listed bots only): walked by its own tests below.
 PUBLIC_PREFIX = "/api/public/"
 SECRET = "sk-SECRET-never-shown-0123456789"
@@ -70,7 +73,7 @@ def world(user, other_user):
 
 def url(path: str, ids: dict) -> str:
     prefixes = {"/api/providers/": "provider", "/api/wallets/": "wallet", "/api/admin/users/": "user",
-                "/api/changes/": "change"}
+                "/api/moderation/users/": "user", "/api/changes/": "change"}
     resource = next((name for prefix, name in prefixes.items() if path.startswith(prefix)), "bot")
     values = {**ids, "id": ids[resource], "token_key": "arena_nothing", "symbol": "BTCUSDT"}
     return re.sub(r"\{(\w+)\}", lambda m: str(values[m.group(1)]), path)
@@ -92,7 +95,7 @@ def test_anonymous_is_refused_unless_public(world, path, method):
 
 
 @pytest.mark.parametrize(("path", "method"), [op for op in owner_operations()
-                                               if "{id}" in op[0] and not op[0].startswith(ADMIN_PREFIX)])
+                                               if "{id}" in op[0] and not op[0].startswith(STAFF_PREFIXES)])
 def test_another_users_object_is_a_404(world, user, other_user, path, method):
     response = getattr(client_for(user), method)(url(path, world[other_user.pk]), {}, format="json")
     assert response.status_code == 404, (path, method, response.status_code)
@@ -100,7 +103,7 @@ def test_another_users_object_is_a_404(world, user, other_user, path, method):
 
 @pytest.mark.parametrize(("path", "method"), [op for op in operations() if op[1] == "get"])
 def test_no_response_holds_a_secret(world, user, admin_user, path, method):
-    viewer = admin_user if path.startswith(ADMIN_PREFIX) else user
+    viewer = admin_user if path.startswith(STAFF_PREFIXES) else user
     response = client_for(viewer).get(url(path, world[user.pk]))
     assert response.status_code in (200, 403, 404), (path, response.status_code)  # 403: admins only
     body = b"".join(response.streaming_content) if response.streaming else response.content

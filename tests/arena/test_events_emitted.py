@@ -11,6 +11,8 @@ from channels.layers import get_channel_layer
 from django.utils import timezone
 
 from arena.models import Turn
+from arena.tasks import run_turn
+from arena.turns.force import turn_force_queue
 from arena.turns.lease import turns_abandoned_fail
 from arena.turns.run import turn_run
 from bots.models import Decision
@@ -204,6 +206,20 @@ def test_an_abandoned_turn_is_failed_for_everyone_and_its_bots_owners_told(bot, 
     told = only("bot_turn")
     assert told.user_id == user.pk and told.data["status"] == "failed"
     assert "worker stopped" in told.data["reason"]
+
+
+@pytest.mark.django_db
+def test_a_forced_turn_queued_for_a_worker_tells_everyone_and_the_owner(bot, user):
+    conf, before = run_turn.app.conf, run_turn.app.conf.task_always_eager
+    conf.task_always_eager = False  # to the broker: no worker takes it here
+    try:
+        turn_force_queue(bot=bot, now=NOW)
+    finally:
+        conf.task_always_eager = before
+    queued = only("turn_queued")
+    assert queued.user_id is None and queued.data["status"] == "queued" and queued.data["bots"]["queued"] == 1
+    told = only("bot_turn")
+    assert told.user_id == user.pk and told.data["status"] == "queued"
 
 
 def test_every_event_type_is_emitted_by_a_test_here():

@@ -110,6 +110,10 @@ def test_providers_are_mapped_and_their_urls_normalised(
     # The key was encrypted with the legacy server's key: it arrives empty, flagged, reported.
     assert provider.api_key == "" and provider.key_needs_reentry
     assert "provider 'P' of alice: the API key was encrypted" in out
+    # Held to the outbound rules like a URL typed in: a local model server is refused while
+    # the arena calls public hosts only, and the report says so (the provider is kept).
+    refused = f"provider 'P' of alice: {base_url}: {base_url.split('/')[2].split(':')[0]} resolves to"
+    assert (refused in out) == (legacy_type == "local"), out
 
 
 def test_a_gemini_model_is_read_from_its_endpoint_when_model_name_is_empty(tmp_path: Path) -> None:

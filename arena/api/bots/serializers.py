@@ -54,11 +54,11 @@ class BotSerializer(StrictModelSerializer):
         model = Bot
         fields = [
             "id", "name", "prompt", "provider", "provider_name", "model", "mode", "symbols",
-            "sandbox_enabled", "is_paused", "is_active", "is_listed", "reasoning_public", "avatar",
-            "initial_balance", "balance", "stats_reset_at", "owner", "created_at", "updated_at",
+            "sandbox_enabled", "is_paused", "is_active", "is_listed", "reasoning_public", "unlisted_reason",
+            "avatar", "initial_balance", "balance", "stats_reset_at", "owner", "created_at", "updated_at",
         ]
-        read_only_fields = ["id", "mode", "is_active", "initial_balance", "stats_reset_at", "created_at",
-                            "updated_at"]
+        read_only_fields = ["id", "mode", "is_active", "unlisted_reason", "initial_balance", "stats_reset_at",
+                            "created_at", "updated_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

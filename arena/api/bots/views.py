@@ -2,7 +2,6 @@
 decisions, snapshots). Scoped to the owner (admins see all): another user's bot is a 404."""
 from __future__ import annotations
 
-from celery.result import EagerResult
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -22,6 +21,7 @@ from arena.api.base import PagedLists, filter_parameters, filtered, is_admin
 from arena.api.bots.serializers import BotCreateSerializer, BotFilter, BotSerializer, CloneSerializer
 from arena.api.errors import ERROR, Conflict
 from arena.api.history import (
+    BotTurnSerializer,
     DecisionFilter,
     DecisionSerializer,
     LearningSummarySerializer,
@@ -33,7 +33,8 @@ from arena.api.history import (
     TradeSerializer,
     trades_csv_rows,
 )
-from arena.tasks import run_turn
+from arena.selectors import bot_turns_of
+from arena.turns.force import TurnAlreadyQueued, turn_force_queue
 from bots import services as bot_services
 from bots.models import Bot
 from bots.selectors import (
@@ -201,23 +202,30 @@ class BotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @extend_schema(
         summary="Run a turn for this bot now (even if paused)",
-        description="Queued; with no task queue configured (the embedded arena) it runs before the "
-                    "answer, and the answer names the turn.",
-        request=None,
-        responses={202: inline_serializer("ForcedTurn", {
-            "bot": serializers.IntegerField(), "queued": serializers.BooleanField(),
-            "turn": serializers.IntegerField(allow_null=True)}), 404: ERROR, 409: ERROR},
+        description="The turn is written as queued, then sent to a worker; the answer is the bot's part "
+                    "in that turn (`status` queued, or already over when the arena has no task queue "
+                    "and runs it before answering). Follow it at `/api/bots/{id}/turns/` or on the live "
+                    "stream. A second request while one is queued is a 409.",
+        request=None, responses={202: BotTurnSerializer, 404: ERROR, 409: ERROR},
     )
     @action(detail=True, methods=["post"], url_path="force-turn")
     def force_turn(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         if not bot.is_active:
             raise Conflict("A deleted bot takes no turns.")
-        result = run_turn.delay(bot_ids=[bot.pk], forced=True)
-        # Run in-process (no task queue): its result names the turn. Queued to a worker: the
-        # turn is made when a worker takes it, and arrives on the live stream.
-        turn = result.get()["turn"] if isinstance(result, EagerResult) else None
-        return Response({"bot": bot.pk, "queued": True, "turn": turn}, status=status.HTTP_202_ACCEPTED)
+        try:
+            row = turn_force_queue(bot=bot)
+        except TurnAlreadyQueued as exc:
+            raise Conflict(str(exc)) from None
+        return Response(BotTurnSerializer(bot_turns_of(bot_id=bot.pk).get(pk=row.pk)).data,
+                        status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(summary="The bot's part in each turn, newest first: queued, running, finished, "
+                           "failed or skipped, and why", responses=BotTurnSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def turns(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(bot_turns_of(bot_id=bot.pk), BotTurnSerializer)
 
     @extend_schema(summary="The bot's learning summaries, newest first (cleared ones included)",
                    responses=LearningSummarySerializer(many=True))
