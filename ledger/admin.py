@@ -16,7 +16,7 @@ from ledger.admin_tools import (
     change_link_by_id,
     changelist_link,
 )
-from ledger.models import Account, Change, Entry, Event, EventSequence, Snapshot
+from ledger.models import Account, BotDay, Change, Entry, Event, EventSequence, Snapshot
 from ledger.selectors import account_entries_total
 
 _bot, _owner = bot_columns("bot")
@@ -104,6 +104,20 @@ class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ("bot__name", "legacy_id")
     date_hierarchy = "taken_at"
     ordering = ("-taken_at",)
+
+
+@admin.register(BotDay)
+class BotDayAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """The daily rollups the leaderboard reads; written by the engine, rebuilt by
+    ``arena.rollups.rollups_rebuild``, never edited by hand."""
+
+    list_display = ("id", "day", _bot, _owner, "run_start", "snapshots", "returns", "last_value", "closes",
+                    "wins", "losses", "fees", "decisions", "llm_cost")
+    list_select_related = ("bot", "bot__owner")
+    list_filter = ("bot", "bot__owner", "day")
+    search_fields = ("bot__name",)
+    date_hierarchy = "day"
+    ordering = ("-day", "bot_id")
 
 
 @admin.register(Event)

@@ -340,3 +340,6 @@ class Change(models.Model):
 
     def delete(self, *args, **kwargs):  # type: ignore[override]
         raise AppendOnlyError("the change log cannot be deleted")
+
+
+from ledger.rollup_models import BotDay  # noqa: E402,F401  (a model of this app, in its own module)

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from ledger.events import event_append
 from ledger.models import Account, Entry
+from ledger.rollups import rollup_entries
 from ledger.values import MONEY_QUANTUM
 
 
@@ -92,6 +93,8 @@ def entries_post(
             ))
         row.save(update_fields=["balance", "updated_at"])
         Entry.objects.bulk_create(entries)
+        if announce:  # a rewrite of history (the legacy import) is rolled up by a rebuild
+            rollup_entries(bot_id=row.bot_id, at=created_at, entries=[(e.kind, e.amount) for e in entries])
         change = sum((amount for _, amount in checked), Decimal(0))
         if announce and change != 0:  # funding moved between cash and margin changes no cash
             event_append("balance_changed", {

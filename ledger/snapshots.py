@@ -14,6 +14,7 @@ from django.db import transaction
 
 from ledger.events import event_append, events_batched
 from ledger.models import Snapshot
+from ledger.rollups import rollups_snapshots
 from ledger.values import ZERO, total_value, win_rate
 
 
@@ -45,6 +46,7 @@ def snapshots_write(*, rows: Iterable[SnapshotValues], taken_at: datetime) -> li
     ]
     with transaction.atomic(), events_batched():
         Snapshot.objects.bulk_create(snapshots)
+        rollups_snapshots(snapshots)
         for snapshot in snapshots:
             event_append("snapshot_taken", {
                 "bot": snapshot.bot_id, "taken_at": taken_at, "balance": snapshot.balance,

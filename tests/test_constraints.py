@@ -23,6 +23,7 @@ from django.utils import timezone
 from arena.models import ArenaSettings, BotTurn, Turn, User
 from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
 from ledger.models import Change, Entry, Snapshot
+from ledger.rollup_models import RUN_FIRST, BotDay
 from tests.schema import drop_constraints
 from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
 
@@ -143,6 +144,10 @@ def snapshot(w: World, **over: Any) -> Snapshot:
     )
 
 
+def bot_day(w: World, **over: Any) -> BotDay:
+    return BotDay.objects.create(**{"bot": w.bot, "run_start": RUN_FIRST, "day": NOW.date(), **over})
+
+
 def candle(**over: Any) -> Candle:
     return Candle.objects.create(**{
         "symbol": "BTCUSDT", "interval": "1h", "open_time": NOW, "open": D("100"), "high": D("110"),
@@ -247,6 +252,9 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "ledger_change_interface_valid": lambda w: Change.objects.create(
         at=NOW, interface="email", object_type="bots.Bot", object_id="1", action="updated"
     ),
+    "ledger_botday_once_per_day": lambda w: twice(lambda: bot_day(w)),
+    "ledger_botday_outcomes_within_closes": lambda w: bot_day(w, closes=1, wins=2),
+    "ledger_botday_amounts_not_negative": lambda w: bot_day(w, fees=D("-1")),
     "ledger_snapshot_win_rate_range": lambda w: snapshot(w, win_rate=D("1.000001")),
     "ledger_snapshot_margin_not_negative": lambda w: snapshot(w, margin=D("-1")),
     "ledger_snapshot_bot_legacy_id_unique": lambda w: twice(lambda: snapshot(w, legacy_id="s-1")),

@@ -29,6 +29,7 @@ from arena.legacy.report import Report
 from arena.legacy.values import Where
 from arena.legacy.writer import BotWriter
 from arena.models import ArenaSettings, User
+from arena.rollups import rollups_rebuild
 from bots.models import Bot, Decision
 from ledger.models import Snapshot
 from trading.models import Position, Trade
@@ -158,6 +159,7 @@ def _import_bot(ctx: config.Context, legacy: LegacyBot, raw: Any, where: Where |
     ctx.bots[legacy.id] = bot
     written = BotWriter(ctx, bot, data).run()
     account_align(ctx, bot, data, written)
+    rollups_rebuild(bot_ids=[bot.pk])  # the history was written around the writers' rollup hooks
     for what, number in written.counts.items():
         ctx.report.count(what, number)
     ctx.report.add("bots", _summary(bot, data))

@@ -24,6 +24,7 @@ from bots.models import Bot, Decision
 from bots.parsing import ANALYZE, CLOSE, HOLD, LONG, SHORT, Action
 from ledger.events import event_append
 from ledger.models import Account
+from ledger.rollups import rollup_decision
 from trading import risk
 from trading.brokers import Broker
 from trading.models import CloseReason
@@ -109,6 +110,7 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
                 error=call.error.replace("\x00", ""), prompt_version_id=bot.prompt_version_id,
                 **_decision_fields(call),
             )
+            _decision_rollup(decision)
     except IntegrityError:
         if Decision.objects.filter(bot=bot, turn=turn).exists():
             outcome.skipped = "already decided in this turn"
@@ -159,6 +161,7 @@ def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: dateti
                 error=error.replace("\x00", "")[:5000], prompt_version_id=bot.prompt_version_id,
                 **_decision_fields(call),
             )
+            _decision_rollup(decision)
             outcome = Outcome(bot_id=bot.pk, bot_name=bot.name, error=decision.error, notes=notes)
             _decision_event(bot, decision, outcome, now)
     except IntegrityError:
@@ -166,6 +169,13 @@ def decision_record_failure(*, bot: Bot, turn: Any, call: ModelCall, now: dateti
             return None
         raise
     return decision.pk
+
+
+def _decision_rollup(decision: Decision) -> None:
+    """The model call's tokens, cost and latency, on the bot's day (``ledger.rollups``)."""
+    rollup_decision(bot_id=decision.bot_id, at=decision.created_at, tokens_in=decision.tokens_in or 0,
+                    tokens_out=decision.tokens_out or 0, cost=decision.cost or Decimal(0),
+                    latency_ms=decision.latency_ms or 0)
 
 
 def _decision_event(bot: Bot, decision: Decision, outcome: Outcome, now: datetime) -> None:

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from ledger.events import event_append, events_batched
 from ledger.models import Entry
@@ -31,13 +32,16 @@ class FundingResult:
 
 
 def funding_apply(
-    *, funding_time: datetime, rates: Mapping[str, Decimal], marks: Mapping[str, Decimal]
+    *, funding_time: datetime, rates: Mapping[str, Decimal], marks: Mapping[str, Decimal],
+    now: datetime | None = None,
 ) -> list[FundingResult]:
-    """Charge or credit ``funding_time``'s funding to every position open at that time.
+    """Charge or credit ``funding_time``'s funding to every position open at that time,
+    written at ``now`` (default: the clock; a run that is late writes later than it is due).
 
     Idempotent: a position already charged for ``funding_time`` is skipped, so
     the task may run late, twice, or in two workers at once.
     """
+    now = now or timezone.now()
     results = []
     positions = Position.objects.filter(
         PAPER_ENGINE, status=Position.Status.OPEN, opened_at__lt=funding_time, symbol__in=list(rates)
@@ -45,14 +49,14 @@ def funding_apply(
     for position_id, symbol in positions.order_by("id").values_list("id", "symbol"):
         if symbol not in marks:
             continue
-        result = _apply_one(position_id, funding_time, rates[symbol], marks[symbol])
+        result = _apply_one(position_id, funding_time, rates[symbol], marks[symbol], now)
         if result is not None:
             results.append(result)
     return results
 
 
 def _apply_one(
-    position_id: int, funding_time: datetime, rate: Decimal, mark: Decimal
+    position_id: int, funding_time: datetime, rate: Decimal, mark: Decimal, now: datetime
 ) -> FundingResult | None:
     try:
         with transaction.atomic(), events_batched():
@@ -68,17 +72,18 @@ def _apply_one(
                 liquidated = True
             else:
                 liquidated = False
-                _settle(account, position, amount, funding_time, rate)
+                _settle(account, position, amount, funding_time, rate, now)
     except IntegrityError:
         # Another worker charged this position for this funding time first.
         return None
     if liquidated:
         position_close(position=position_id, reason=CloseReason.LIQUIDATION,
-                       price=position.liquidation_price or mark)
+                       price=position.liquidation_price or mark, now=now)
     return FundingResult(position_id=position_id, amount=amount, liquidated=liquidated)
 
 
-def _settle(account, position: Position, amount: Decimal, funding_time: datetime, rate: Decimal) -> None:
+def _settle(account, position: Position, amount: Decimal, funding_time: datetime, rate: Decimal,
+            now: datetime) -> None:
     memo = f"funding {position.symbol} at rate {rate}"
     funding = Posting(Entry.Kind.FUNDING, amount, position, funding_time=funding_time, memo=memo)
     if amount < 0:
@@ -87,7 +92,7 @@ def _settle(account, position: Position, amount: Decimal, funding_time: datetime
     else:
         # Received into the isolated margin: credit cash, then lock it to the position.
         postings = [funding, Posting(Entry.Kind.MARGIN_LOCK, -amount, position, memo=memo)]
-    entries_post(account=account, postings=postings, locked=True)
+    entries_post(account=account, postings=postings, locked=True, created_at=now)
     position.margin += amount
     position.liquidation_price = liquidation_price_for(
         symbol=position.symbol, side=position.side, entry_price=position.entry_price,
@@ -97,7 +102,7 @@ def _settle(account, position: Position, amount: Decimal, funding_time: datetime
     event_append("funding_applied", {
         "bot": position.bot_id, "position": position.pk, "symbol": position.symbol, "amount": amount,
         "funding_time": funding_time,
-    }, bot_id=position.bot_id)
+    }, bot_id=position.bot_id, now=now)
 
 
 def funding_due_apply(*, now: datetime) -> list[FundingResult]:
@@ -107,4 +112,4 @@ def funding_due_apply(*, now: datetime) -> list[FundingResult]:
     markets = Market.objects.filter(funding_rate__isnull=False, mark_price__isnull=False)
     rates = dict(markets.values_list("symbol", "funding_rate"))
     marks = dict(markets.values_list("symbol", "mark_price"))
-    return funding_apply(funding_time=perps.last_funding_time(now), rates=rates, marks=marks)
+    return funding_apply(funding_time=perps.last_funding_time(now), rates=rates, marks=marks, now=now)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from ledger.events import event_append, events_batched
 from ledger.models import Account, Entry
+from ledger.rollups import rollup_close
 from ledger.services import Posting, entries_post, money
 from trading import brokers, perps, risk, tiers
 from trading.brokers import Broker
@@ -373,6 +374,8 @@ def _write_close(
         "status", "closed_at", "exit_price", "close_reason", "realized_pnl", "mark_price",
         "unrealized_pnl", "marked_at",
     ])
+    rollup_close(bot_id=position.bot_id, at=now, pnl=net, opened_at=position.opened_at,
+                 leverage=position.leverage, margin=position.margin)
     event_append("position_closed", {
         "bot": position.bot_id, "position": position.pk, "trade": trade.pk, "symbol": position.symbol,
         "side": position.side, "quantity": position.quantity, "entry_price": position.entry_price,
