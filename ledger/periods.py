@@ -21,6 +21,7 @@ from decimal import Decimal
 from ledger.metrics.drawdown import NO_DRAWDOWN
 from ledger.metrics.result import Metric, MoneyMetric
 from ledger.metrics.series import (
+    FLAT_STD,
     NEEDS_TWO_RETURNS,
     NEEDS_TWO_SNAPSHOTS,
     NO_DOWNSIDE,
@@ -135,8 +136,9 @@ def _ratios(series: dict) -> dict[str, Metric]:
         return out | dict.fromkeys(("volatility", "sharpe", "sortino"), Metric.undefined(NEEDS_TWO_RETURNS))
     mean = series["s"] / n
     variance = max(series["ss"] - series["s"] ** 2 / n, 0.0) / (n - 1)
-    flat = variance <= (abs(mean) * 1e-9) ** 2 + 1e-30  # equal returns, up to rounding in the sums
-    std = 0.0 if flat else math.sqrt(variance)
+    std = math.sqrt(variance)
+    flat = std <= FLAT_STD  # as ledger.metrics judges it
+    std = 0.0 if flat else std
     out["volatility"] = Metric(std * math.sqrt(ppy))
     out["sharpe"] = Metric.undefined(RETURNS_DO_NOT_VARY) if flat else Metric(mean / std * math.sqrt(ppy))
     downside = math.sqrt(series["ds"] / n) * math.sqrt(ppy)

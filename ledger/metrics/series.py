@@ -27,6 +27,9 @@ from datetime import datetime
 from ledger.metrics.result import Metric
 
 SECONDS_PER_YEAR = 365 * 24 * 60 * 60
+# Returns whose standard deviation is at most this do not vary: what is left is the rounding
+# of the values into floats (~1e-17), and a Sharpe ratio of rounding noise is no statistic.
+FLAT_STD = 1e-12
 
 NEEDS_TWO_SNAPSHOTS = "needs at least two snapshots"
 NO_POSITIVE_START = "no step starts from a positive value"
@@ -180,9 +183,8 @@ def volatility(points: Sequence[Point], *, spacing: str = MEDIAN) -> Metric:
     if isinstance(inputs, str):
         return Metric.undefined(inputs)
     returns, ppy = inputs
-    if max(returns) == min(returns):
-        return Metric(0.0)
-    return Metric(_stdev(returns) * math.sqrt(ppy))
+    std = _stdev(returns)
+    return Metric(0.0 if std <= FLAT_STD else std * math.sqrt(ppy))
 
 
 def sharpe(points: Sequence[Point], risk_free_annual: float = 0.0, *, spacing: str = MEDIAN) -> Metric:
@@ -196,7 +198,7 @@ def sharpe(points: Sequence[Point], risk_free_annual: float = 0.0, *, spacing: s
     rf = per_period_rate(risk_free_annual, ppy)
     excess = [r - rf for r in returns]
     std = _stdev(excess)
-    if max(excess) == min(excess) or std == 0:
+    if std <= FLAT_STD:
         return Metric.undefined(RETURNS_DO_NOT_VARY)
     return Metric(_mean(excess) / std * math.sqrt(ppy))
 

@@ -333,3 +333,12 @@ def test_a_metric_has_a_value_or_a_reason():
             cls(value=None, reason=None)
         with pytest.raises(ValueError):
             cls(value=1, reason="both")
+
+
+def test_returns_that_differ_only_by_float_rounding_do_not_vary():
+    # Deposits that exactly match the value's rise leave returns of ~1e-17, not 0: rounding,
+    # which must not read as a Sharpe of 60 (found by tests/ledger/test_rollups.py).
+    points = series([10000, 10035.48, 10070.96, 10838.53], flows=[0, 35.48, 35.48, 767.57])
+    assert all(abs(r) < 1e-12 for r in period_returns(points))
+    assert sharpe(points) == Metric.undefined("the returns do not vary")
+    assert volatility(points) == Metric(0.0)
