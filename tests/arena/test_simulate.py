@@ -301,6 +301,11 @@ def test_named_bots_only_and_never_a_real_money_one(user, openai_provider):
     assert not BotTurn.objects.filter(bot=vendor).exists()
 
 
+def a_demo_bot() -> int:
+    """A bot that exists (ids are not reused across tests on PostgreSQL)."""
+    return Bot.objects.order_by("pk").values_list("pk", flat=True).first()
+
+
 def future() -> str:
     return (timezone.now() + timedelta(hours=1)).isoformat()
 
@@ -320,8 +325,8 @@ def an_hour_ago() -> str:
     (lambda: ["--hours", "1", "--start", future()], "is in the future"),
     (lambda: ["--hours", "2", "--start", an_hour_ago()], "in the future"),
     (lambda: ["--hours", "1", "--start", "last tuesday"], "not an ISO 8601 time"),
-    (lambda: ["--hours", "1", "--start", past(9).isoformat(), "--bots", "999,1"],
-     "no active bot with id 999"),
+    (lambda: ["--hours", "1", "--start", past(9).isoformat(), "--bots", f"999999,{a_demo_bot()}"],
+     "no active bot with id 999999"),
     (lambda: ["--hours", "1", "--bots", "1,x"], "--bots takes bot ids"),
     (lambda: ["--hours", "1", "--refresh-seconds", "0"], "--refresh-seconds must be positive"),
     (lambda: ["--hours", "1", "--turn-minutes", "0"], "turn interval"),
