@@ -13,10 +13,12 @@ before its first return (the baseline: the previous day's last snapshot, or the 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
+
+from django.db.models import Q
 
 from ledger.metrics.drawdown import NO_DRAWDOWN
 from ledger.metrics.result import Metric, MoneyMetric
@@ -37,7 +39,70 @@ from ledger.rollup_models import BotDay
 
 ZERO = Decimal(0)
 NO_DECISIONS = "no decisions"
+# The named periods, each ending today (UTC): today since 00:00, the last 7 and 30 days, the run.
+PERIOD_DAYS = {"day": 1, "week": 7, "month": 30, "all": None}
+CUSTOM = "custom"
+LONGEST_CUSTOM_DAYS = 3660
 
+
+class PeriodError(ValueError):
+    """A period that cannot be read: an unknown name, a range backwards or too long."""
+
+
+@dataclass(frozen=True)
+class Period:
+    """Whole UTC days ``first_day``..``last_day`` (both included); ``first_day`` None is the
+    start of the run."""
+
+    name: str
+    first_day: date | None
+    last_day: date
+
+
+def period_resolve(name: str | None, *, today: date, first: date | None = None,
+                   last: date | None = None) -> Period:
+    """The period ``name`` (day, week, month, all) ending ``today``, or the custom range
+    ``first``..``last`` (either may be left out: the run's start, today)."""
+    if first is not None or last is not None:
+        if name not in (None, "", CUSTOM):
+            raise PeriodError(f"Give either period={name} or a from/to range, not both.")
+        last = last or today
+        if first is not None and first > last:
+            raise PeriodError(f"The range starts ({first}) after it ends ({last}).")
+        if first is not None and (last - first).days >= LONGEST_CUSTOM_DAYS:
+            raise PeriodError(f"A range is at most {LONGEST_CUSTOM_DAYS} days; use period=all for the run.")
+        return Period(CUSTOM, first, last)
+    name = name or "all"
+    if name not in PERIOD_DAYS:
+        raise PeriodError(f"Unknown period {name!r}; use one of {', '.join(PERIOD_DAYS)}, or from/to.")
+    length = PERIOD_DAYS[name]
+    return Period(name, None if length is None else today - timedelta(days=length - 1), today)
+
+
+# What ``period_figures`` reads of a day: rows come as named tuples (several times cheaper
+# than model instances when a period spans thousands of bot-days).
+DAY_FIELDS = [f.name for f in BotDay._meta.concrete_fields if f.name not in ("id", "bot")] + ["bot_id"]
+
+
+def period_days(runs: Mapping[int, datetime], period: Period) -> dict[int, list]:
+    """Each bot's rollup days in ``period`` of the run ``runs[bot_id]`` starts, in day order
+    (a bot without any: an empty list). One query, served by the unique (bot, run_start, day)
+    index: WHERE (run_start = ? AND bot_id IN (..)) OR .. AND day BETWEEN ? AND ?."""
+    out: dict[int, list] = {bot_id: [] for bot_id in runs}
+    if not runs:
+        return out
+    by_run: dict[datetime, list[int]] = {}
+    for bot_id, run_start in runs.items():
+        by_run.setdefault(run_start, []).append(bot_id)
+    which = Q()
+    for run_start, bot_ids in by_run.items():  # most bots share a run start: few terms
+        which |= Q(run_start=run_start, bot_id__in=bot_ids)
+    rows = BotDay.objects.filter(which, day__lte=period.last_day)
+    if period.first_day is not None:
+        rows = rows.filter(day__gte=period.first_day)
+    for row in rows.order_by("bot_id", "day").values_list(*DAY_FIELDS, named=True):
+        out[row.bot_id].append(row)
+    return out
 
 @dataclass(frozen=True)
 class Sources:

@@ -13,10 +13,13 @@ from arena.models import BotTurn
 from arena.turns.force import wait_seconds
 from bots.models import Decision, LearningSummary, PromptVersion
 from ledger.models import Snapshot
-from trading.models import Position, Trade
+from trading.models import CloseReason, Position, Trade
 
 
 class PositionSerializer(serializers.ModelSerializer):
+    close_reason = serializers.ChoiceField(choices=CloseReason.choices, allow_blank=True, read_only=True,
+                                           help_text="Why it closed; blank while it is open.")
+
     class Meta:
         model = Position
         fields = [
@@ -28,6 +31,9 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class TradeSerializer(serializers.ModelSerializer):
+    reason = serializers.ChoiceField(choices=CloseReason.choices, allow_blank=True, read_only=True,
+                                     help_text="Why a CLOSE fill closed its position; blank on an OPEN.")
+
     class Meta:
         model = Trade
         fields = [

@@ -6,8 +6,21 @@ from rest_framework.routers import SimpleRouter
 
 from arena.api import accounts
 from arena.api.admin import AdminUserViewSet, OrphanedBotsView, StatsView
+from arena.api.analytics import (
+    AggregateBestWorstView,
+    AggregateBySymbolView,
+    AggregateSummaryView,
+    BotPerformanceView,
+    BotRiskView,
+    BotRunsView,
+    BotTradesView,
+    ComparisonView,
+    LlmUsageView,
+    PerformanceView,
+)
 from arena.api.bots import BotViewSet
 from arena.api.changes import ChangeViewSet
+from arena.api.leaderboard import LeaderboardView
 from arena.api.markets import MarketViewSet
 from arena.api.moderation import ModeratedBotViewSet, ModeratedUserViewSet
 from arena.api.providers import ProviderViewSet
@@ -44,5 +57,20 @@ urlpatterns = [
     path("settings/reset/", SettingsResetView.as_view(), name="settings-reset"),
     path("admin/stats/", StatsView.as_view(), name="admin-stats"),
     path("admin/orphaned-bots/", OrphanedBotsView.as_view(), name="admin-orphaned-bots"),
+    path("analytics/performance/", PerformanceView.as_view(), name="analytics-performance"),
+    path("analytics/bots/<int:id>/performance/", BotPerformanceView.as_view(),
+         name="analytics-bot-performance"),
+    path("analytics/bots/<int:id>/risk-metrics/", BotRiskView.as_view(), name="analytics-bot-risk"),
+    path("analytics/bots/<int:id>/runs/", BotRunsView.as_view(), name="analytics-bot-runs"),
+    path("analytics/bots/<int:id>/trades/", BotTradesView.as_view(), name="analytics-bot-trades"),
+    path("analytics/comparison/", ComparisonView.as_view(), name="analytics-comparison"),
+    path("analytics/aggregate/summary/", AggregateSummaryView.as_view(),
+         name="analytics-aggregate-summary"),
+    path("analytics/aggregate/best-worst/", AggregateBestWorstView.as_view(),
+         name="analytics-aggregate-best-worst"),
+    path("analytics/aggregate/by-symbol/", AggregateBySymbolView.as_view(),
+         name="analytics-aggregate-by-symbol"),
+    path("analytics/llm-usage/", LlmUsageView.as_view(), name="analytics-llm-usage"),
+    path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
     *router.urls,
 ]

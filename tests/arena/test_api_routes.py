@@ -25,6 +25,8 @@ PUBLIC = {
     ("/api/auth/password-reset/redeem/", "post"),
     # Market data is no one's secret: the market list, a market and its candles are public.
     ("/api/markets/", "get"), ("/api/markets/{symbol}/", "get"), ("/api/markets/{symbol}/candles/", "get"),
+    # The leaderboard ranks listed bots, whose results are public.
+    ("/api/leaderboard/", "get"),
 }
 # Admin routes are a 403 for every other user whatever the object (tests/arena/test_api_admin.py
 # walks them); their responses are checked for secrets as the admin sees them.

@@ -1,0 +1,135 @@
+"""A bot's value over a range, sampled server-side: at each boundary of an interval (multiples
+of it counted from the Unix epoch, so every bot and every request shares the same axis), the
+value of the last snapshot taken at or before it.
+
+The sampling is ONE SQL statement of index seeks: for every (bot, boundary) a correlated
+subquery finds the snapshot's id through the (bot, taken_at) index, read backwards with
+LIMIT 1, and the snapshot is joined by its primary key. The boundaries and bots are
+parameters (a ``VALUES`` list in a CTE, which SQLite and PostgreSQL both take), so the cost is
+bots × boundaries seeks, however many snapshots the range holds.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from django.db import connection
+
+from arena.analytics.params import AnalyticsError, Range
+from ledger.metrics import Point
+from ledger.models import Entry, Snapshot
+from ledger.rollups import FLOW_KINDS
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+INTERVALS = {"5m": 300, "15m": 900, "1h": 3600, "4h": 4 * 3600, "1d": 86400}  # finest first
+DEFAULT_POINTS = 500  # without ``interval``: the finest giving at most this many points
+MAX_POINTS = 1000  # per bot; more is a 400
+
+
+def boundaries_count(span: Range, step: int) -> int:
+    """How many multiples of ``step`` seconds (from the epoch) lie within ``span``."""
+    first = math.ceil((span.start - EPOCH).total_seconds() / step)
+    last = math.floor((span.end - EPOCH).total_seconds() / step)
+    return max(last - first + 1, 0)
+
+
+def boundaries_of(span: Range, step: int) -> list[datetime]:
+    """The multiples of ``step`` seconds from the epoch within ``span``, oldest first."""
+    first = math.ceil((span.start - EPOCH).total_seconds() / step)
+    return [EPOCH + timedelta(seconds=(first + i) * step) for i in range(boundaries_count(span, step))]
+
+
+def interval_choose(span: Range, wanted: str | None) -> str:
+    """``wanted`` if it gives at most ``MAX_POINTS`` boundaries in ``span``; without one, the
+    finest interval giving at most ``DEFAULT_POINTS`` (or the coarsest, within ``MAX_POINTS``)."""
+    if wanted is not None:
+        if wanted not in INTERVALS:
+            raise AnalyticsError("interval", f"Unknown interval {wanted!r}; use one of "
+                                             f"{', '.join(INTERVALS)}.")
+        count = boundaries_count(span, INTERVALS[wanted])
+        if count > MAX_POINTS:
+            raise AnalyticsError("interval", f"interval={wanted} gives {count} points over this range; at "
+                                             f"most {MAX_POINTS}: take a coarser interval or a shorter range")
+        return wanted
+    for name, step in INTERVALS.items():
+        if boundaries_count(span, step) <= DEFAULT_POINTS:
+            return name
+    coarsest = list(INTERVALS)[-1]
+    count = boundaries_count(span, INTERVALS[coarsest])
+    if count > MAX_POINTS:
+        raise AnalyticsError("from", f"The range gives {count} daily points; at most {MAX_POINTS}: "
+                                     "shorten it ('from', 'to').")
+    return coarsest
+
+
+@dataclass(frozen=True)
+class Sample:
+    """The bot's value at a boundary: its last snapshot at or before ``at``."""
+
+    at: datetime
+    taken_at: datetime
+    value: Decimal
+
+
+def _sample_sql(bots: int, boundaries: int) -> str:
+    snapshot = Snapshot._meta
+    q = connection.ops.quote_name
+    table = q(snapshot.db_table)
+    bot, taken, pk = (q(snapshot.get_field(name).column) for name in ("bot", "taken_at", "id"))
+    value = q(snapshot.get_field("total_value").column)
+    points = ", ".join(["(%s, %s)"] * boundaries)
+    ids = ", ".join(["(%s)"] * bots)
+    return (
+        f"WITH b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids}) "
+        f"SELECT s.{pk}, s.{bot}, s.{taken}, s.{value}, b.ix AS boundary_index "
+        f"FROM b CROSS JOIN k JOIN {table} s ON s.{pk} = ("
+        # The seek: the (bot, taken_at) index backwards from the boundary, one row.
+        f"SELECT x.{pk} FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound "
+        f"ORDER BY x.{taken} DESC LIMIT 1)"
+    )
+
+
+def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[int, list[Sample | None]]:
+    """For each bot, its sample at each boundary (None before its first snapshot), in one
+    statement. Read through the model, so the money comes back exact on every database."""
+    out: dict[int, list[Sample | None]] = {bot_id: [None] * len(boundaries) for bot_id in bot_ids}
+    if not bot_ids or not boundaries:
+        return out
+    params: list = []
+    for index, at in enumerate(boundaries):
+        params += [index, connection.ops.adapt_datetimefield_value(at)]
+    params += list(bot_ids)
+    for row in Snapshot.objects.raw(_sample_sql(len(bot_ids), len(boundaries)), params):
+        index = int(row.boundary_index)
+        out[row.bot_id][index] = Sample(at=boundaries[index], taken_at=row.taken_at, value=row.total_value)
+    return out
+
+
+def flows_of(bot_ids: Sequence[int], *, after: datetime, until: datetime) -> dict[int, list[tuple]]:
+    """Each bot's deposits and adjustments (money moved that is not performance) in
+    (``after``, ``until``], oldest first: ``(created_at, amount)``. Few rows: a reset or a top-up."""
+    out: dict[int, list[tuple]] = {bot_id: [] for bot_id in bot_ids}
+    rows = (Entry.objects.filter(account__bot_id__in=list(bot_ids), kind__in=FLOW_KINDS,
+                                 created_at__gt=after, created_at__lte=until)
+            .order_by("created_at", "id").values_list("account__bot_id", "created_at", "amount"))
+    for bot_id, created_at, amount in rows:
+        out[bot_id].append((created_at, amount))
+    return out
+
+
+def points_of(samples: Sequence[Sample], flows: Sequence[tuple]) -> list[Point]:
+    """The samples as ``ledger.metrics`` points at their boundaries, each with the flows
+    between the previous sample's snapshot and its own (so a deposit or a reset's
+    adjustment is not a return)."""
+    points: list[Point] = []
+    for index, sample in enumerate(samples):
+        flow = Decimal(0)
+        if index:
+            since = samples[index - 1].taken_at
+            flow = sum((amount for at, amount in flows if since < at <= sample.taken_at), Decimal(0))
+        points.append(Point(at=sample.at, value=float(sample.value), flow=float(flow)))
+    return points
+
