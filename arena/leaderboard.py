@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
+from django.core.cache import cache
+
 from bots.models import Bot
 from bots.selectors import bots_listed
 from ledger.metrics.result import Metric, MoneyMetric
-from ledger.periods import Period, PeriodFigures, period_days, period_figures
+from ledger.periods import Period, PeriodFigures, period_figures, period_inputs
 from ledger.rollups import run_of
 from trading.benchmarks import Hold, hold_of
 
 BENCHMARK_SYMBOL = "BTCUSDT"
 NO_CANDLES = "no stored candles of {symbols} in the period"
 NO_SERIES = "no bot has two snapshots in the period"
+BENCHMARK_CACHE_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -131,15 +134,26 @@ def board_build(period: Period, *, now: datetime, ordering: str, symbols: list[s
     arena's, for the equal-weight benchmark."""
     bots = list(bots_listed())
     runs = {bot.pk: run_of(bot.stats_reset_at) for bot in bots}
-    days = period_days(runs, period)
+    days = period_inputs(runs, period)
     rows = [Row(bot=bot, run_start=runs[bot.pk], figures=period_figures(days[bot.pk])) for bot in bots]
     start, end = _bounds(period, rows, now)
-    if start >= end:
-        benchmarks = [Benchmark(name, syms, Metric.undefined(NO_SERIES), None, None, [])
-                      for name, syms in (("BTC buy-and-hold", [BENCHMARK_SYMBOL]),
-                                         ("Equal-weight hold", symbols))]
-    else:
-        benchmarks = [benchmark_of("BTC buy-and-hold", [BENCHMARK_SYMBOL], start=start, end=end),
-                      benchmark_of("Equal-weight hold", symbols, start=start, end=end)]
     return Board(period=period, start=start, end=end, ordering=ordering, rows=rows_ranked(rows, ordering),
-                 summary=summary_of(rows), benchmarks=benchmarks)
+                 summary=summary_of(rows), benchmarks=benchmarks_of(symbols, start=start, end=end))
+
+
+def benchmarks_of(symbols: list[str], *, start: datetime, end: datetime) -> list[Benchmark]:
+    """BTC and the equal-weight basket over [start, end]. Candles change by the minute, so
+    the result is kept for ``BENCHMARK_CACHE_SECONDS`` per period and minute (the end is
+    taken to the minute: two requests in one minute hold the market over the same span)."""
+    end = end.replace(second=0, microsecond=0)
+    if start >= end:
+        return [Benchmark(name, syms, Metric.undefined(NO_SERIES), None, None, [])
+                for name, syms in (("BTC buy-and-hold", [BENCHMARK_SYMBOL]), ("Equal-weight hold", symbols))]
+    key = "leaderboard-benchmarks:" + ":".join([start.isoformat(), end.isoformat(), *symbols])
+    found = cache.get(key)
+    if found is None:
+        found = [benchmark_of("BTC buy-and-hold", [BENCHMARK_SYMBOL], start=start, end=end),
+                 benchmark_of("Equal-weight hold", symbols, start=start, end=end)]
+        cache.set(key, found, BENCHMARK_CACHE_SECONDS)
+    return found
+

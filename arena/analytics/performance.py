@@ -18,7 +18,7 @@ from arena.analytics.runs import figures_of_days
 from arena.analytics.series import INTERVALS, Sample, boundaries_of, flows_of, points_of, samples_of
 from ledger import metrics
 from ledger.metrics import Exposure, Metric, PositionSpan
-from ledger.periods import Period, PeriodFigures, period_days, period_figures
+from ledger.periods import Period, PeriodFigures, period_figures, period_inputs
 from trading.models import Position
 
 NO_WHOLE_DAY = "the range holds no whole UTC day"
@@ -141,5 +141,5 @@ def comparison(bot_ids: Sequence[int], span: Range, interval: str) -> tuple[list
 
 def bots_figures(runs: Mapping[int, datetime], period: Period) -> dict[int, PeriodFigures]:
     """Each bot's figures over ``period`` of its run ``runs[bot]``: one query of days."""
-    days = period_days(runs, period)
+    days = period_inputs(runs, period)
     return {bot_id: period_figures(rows) for bot_id, rows in days.items()}

@@ -12,7 +12,15 @@ from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Max, Min
 
-from ledger.periods import DAY_FIELDS, PERIOD_DAYS, Period, PeriodFigures, period_days, period_figures
+from ledger.periods import (
+    DAY_FIELDS,
+    PERIOD_DAYS,
+    Period,
+    PeriodFigures,
+    period_days,
+    period_figures,
+    period_inputs,
+)
 from ledger.rollup_models import BotDay
 from ledger.rollups import day_of
 
@@ -85,5 +93,5 @@ def risk_periods(bot_id: int, run: Run, *, now: datetime) -> list[RiskPeriod]:
 
 def figures_of_days(runs: Mapping[int, datetime], first: date, last: date) -> dict[int, PeriodFigures]:
     """Each bot's figures over the whole days ``first``..``last`` of the run ``runs[bot]``."""
-    days = period_days(runs, Period("custom", first, last))
+    days = period_inputs(runs, Period("custom", first, last))
     return {bot_id: period_figures(rows) for bot_id, rows in days.items()}

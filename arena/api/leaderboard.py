@@ -61,9 +61,14 @@ class BoardRowSerializer(FiguresSerializer):
                                     help_text="By the ordering; none when its value is null.")
     bot = BoardBotSerializer()
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # One renderer of each part for every row (a serializer per row copies its fields each time).
+        self._bot, self._figures = BoardBotSerializer(context=self.context), FiguresSerializer()
+
     def to_representation(self, row) -> dict:
-        out = {"rank": row.rank, "bot": BoardBotSerializer(row.bot, context=self.context).data}
-        return out | FiguresSerializer(row.figures).data
+        return ({"rank": row.rank, "bot": self._bot.to_representation(row.bot)}
+                | self._figures.to_representation(row.figures))
 
 
 class BoardHoldSerializer(serializers.Serializer):

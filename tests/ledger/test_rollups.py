@@ -4,7 +4,7 @@ and runs crossed), on the real database; and a period read from them is the peri
 snapshots and trades."""
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -25,7 +25,7 @@ from arena.turns.execute import ModelCall, decision_record_failure
 from bots.services import bot_create, bot_reset, provider_create
 from ledger import metrics
 from ledger.models import Entry, Snapshot
-from ledger.periods import period_figures
+from ledger.periods import Period, period_figures, period_inputs
 from ledger.rollup_models import RUN_FIRST, BotDay
 from ledger.rollups import FLOW_KINDS
 from ledger.services import entry_post
@@ -148,6 +148,9 @@ class Rollups(RuleBasedStateMachine):
     def a_runs_figures_from_its_days_are_the_metrics_of_its_snapshots_and_trades(self):
         run = self.bot.stats_reset_at or RUN_FIRST
         figures = period_figures(list(BotDay.objects.filter(bot=self.bot, run_start=run).order_by("day")))
+        summed = period_figures(period_inputs({self.bot.pk: run}, Period("all", None, date(2100, 1, 1)))[
+            self.bot.pk])
+        assert summed == figures, "the database's sums are the days' sums"
         expected = raw_figures(self.bot, run)
         for name, want in expected.items():
             got = getattr(figures, name)
