@@ -47,6 +47,8 @@ def test_seed_demo_is_idempotent():
     first = counts()
     assert first["Bot"] == 4 and first["Account"] == 4
     assert set(PeriodicTask.objects.values_list("task", flat=True)) >= set(ARENA_TASKS)
+    owners = sorted(Bot.objects.values_list("owner__display_name", flat=True).distinct())
+    assert owners == ["Demo Alice", "Demo Bob"], "the leaderboard names the demo owners"
 
     out = StringIO()
     call_command("seed_demo", stdout=out)

@@ -35,8 +35,10 @@ class Command(BaseCommand):
         User = get_user_model()
         created = 0
         for username, bots in DEMO.items():
+            # The display name is what the leaderboard and public pages show of an owner.
             user, new = User.objects.get_or_create(
-                username=username, defaults={"email": f"{username}@example.com"}
+                username=username, defaults={"email": f"{username}@example.com",
+                                             "display_name": f"Demo {username.removeprefix('demo_').title()}"}
             )
             if new:  # demo owners are not for logging in; the admin is
                 user.set_unusable_password()
