@@ -2,11 +2,11 @@
 of it counted from the Unix epoch, so every bot and every request shares the same axis), the
 value of the last snapshot taken at or before it.
 
-The sampling is ONE SQL statement of index seeks: for every (bot, boundary) a correlated
+The sampling is one SQL statement of index seeks: for every (bot, boundary) a correlated
 subquery finds the snapshot's id through the (bot, taken_at) index, read backwards with
-LIMIT 1, and the snapshot is joined by its primary key. The boundaries and bots are
-parameters (a ``VALUES`` list in a CTE, which SQLite and PostgreSQL both take), so the cost is
-bots × boundaries seeks, however many snapshots the range holds.
+LIMIT 1; a second statement reads the snapshots found by primary key. The boundaries and bots
+are parameters (a ``VALUES`` list in a CTE, which SQLite and PostgreSQL both take), so the
+cost is bots × boundaries seeks, however many snapshots the range holds.
 """
 from __future__ import annotations
 
@@ -75,40 +75,26 @@ class Sample:
 
 
 def _sample_sql(bots: int, boundaries: int) -> str:
+    """The seeks: for each (boundary, bot), the id of the bot's last snapshot at or before
+    it, through the (bot, taken_at) index read backwards, one row each. No join: joined to
+    the snapshots in the same statement, PostgreSQL hashes the whole table to match them."""
     snapshot = Snapshot._meta
     q = connection.ops.quote_name
     table = q(snapshot.db_table)
     bot, taken, pk = (q(snapshot.get_field(name).column) for name in ("bot", "taken_at", "id"))
-    value = q(snapshot.get_field("total_value").column)
     points = ", ".join(["(%s, %s)"] * boundaries)
     ids = ", ".join(["(%s)"] * bots)
     return (
         f"WITH b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids}) "
-        f"SELECT s.{bot}, s.{taken}, s.{value}, b.ix "
-        f"FROM b CROSS JOIN k JOIN {table} s ON s.{pk} = ("
-        # The seek: the (bot, taken_at) index backwards from the boundary, one row.
-        f"SELECT x.{pk} FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound "
-        f"ORDER BY x.{taken} DESC LIMIT 1)"
+        f"SELECT k.bot, b.ix, (SELECT x.{pk} FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound "
+        f"ORDER BY x.{taken} DESC LIMIT 1) FROM b CROSS JOIN k"
     )
 
 
-def _converter(name: str):
-    """What the ORM does to a snapshot column's value read from this database (a SQLite
-    text timestamp to an aware datetime, a stored number to an exact Decimal), without a
-    model instance per row: a comparison reads thousands of samples."""
-    column = Snapshot._meta.get_field(name).get_col(Snapshot._meta.db_table)
-    steps = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-
-    def convert(value):
-        for step in steps:
-            value = step(value, column, connection)
-        return value
-    return convert
-
-
 def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[int, list[Sample | None]]:
-    """For each bot, its sample at each boundary (None before its first snapshot), in one
-    statement; the values converted as the ORM converts them, so money comes back exact."""
+    """For each bot, its sample at each boundary (None before its first snapshot): one
+    statement of seeks, then the snapshots found, by primary key (at most bots × boundaries
+    of them, fewer when boundaries share a snapshot)."""
     out: dict[int, list[Sample | None]] = {bot_id: [None] * len(boundaries) for bot_id in bot_ids}
     if not bot_ids or not boundaries:
         return out
@@ -116,13 +102,14 @@ def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[i
     for index, at in enumerate(boundaries):
         params += [index, connection.ops.adapt_datetimefield_value(at)]
     params += list(bot_ids)
-    taken_at, total_value = _converter("taken_at"), _converter("total_value")
     with connection.cursor() as cursor:
         cursor.execute(_sample_sql(len(bot_ids), len(boundaries)), params)
-        rows = cursor.fetchall()
-    for bot_id, taken, value, index in rows:
-        index = int(index)
-        out[bot_id][index] = Sample(at=boundaries[index], taken_at=taken_at(taken), value=total_value(value))
+        picks = [(bot_id, int(index), pk) for bot_id, index, pk in cursor.fetchall() if pk is not None]
+    found = {pk: (taken_at, value) for pk, taken_at, value in Snapshot.objects.filter(
+        pk__in={pk for _, _, pk in picks}).values_list("pk", "taken_at", "total_value")}
+    for bot_id, index, pk in picks:
+        taken_at, value = found[pk]
+        out[bot_id][index] = Sample(at=boundaries[index], taken_at=taken_at, value=value)
     return out
 
 
