@@ -28,20 +28,21 @@ COUNT_FIGURES = ("trades", "wins", "losses", "decisions", "tokens_in", "tokens_o
 SORTABLE = MONEY_FIGURES + RATIO_FIGURES + COUNT_FIGURES
 
 
+def metrics_flat(metrics: dict) -> tuple[dict, dict[str, str]]:
+    """``{name: Metric}`` as ``{name: value}``, and the reason of each missing one."""
+    values, reasons = {}, {}
+    for name, metric in metrics.items():
+        values[name] = metric.value
+        if metric.value is None:
+            reasons[name] = metric.reason
+    return values, reasons
+
+
 def figures_flat(figures: PeriodFigures) -> tuple[dict, dict[str, str]]:
     """``figures`` as plain values, and the reason of each one that is missing."""
-    values: dict = {}
-    reasons: dict[str, str] = {}
-    for field in fields(figures):
-        if field.name == "sources":
-            continue
-        value = getattr(figures, field.name)
-        if isinstance(value, Metric | MoneyMetric):
-            if value.value is None:
-                reasons[field.name] = value.reason
-            value = value.value
-        values[field.name] = value
-    return values, reasons
+    found = {f.name: getattr(figures, f.name) for f in fields(figures) if f.name != "sources"}
+    values, reasons = metrics_flat({k: v for k, v in found.items() if isinstance(v, Metric | MoneyMetric)})
+    return {name: values.get(name, value) for name, value in found.items()}, reasons
 
 
 class SourcesSerializer(serializers.Serializer):

@@ -13,8 +13,8 @@ from rest_framework.views import APIView
 from arena.analytics.params import AnalyticsError, Range, range_resolve
 from arena.analytics.trades import Extreme, Group
 from arena.analytics.usage import Usage
-from arena.api.analytics.serializers import flat
 from arena.api.base import is_admin
+from arena.api.figures import metrics_flat
 from bots.models import Bot
 from bots.selectors import bots_of
 
@@ -69,7 +69,7 @@ def range_json(span: Range) -> dict:
 
 
 def group_json(group: Group, key: str | None = None) -> dict:
-    values, reasons = flat({"win_rate": group.win_rate})
+    values, reasons = metrics_flat({"win_rate": group.win_rate})
     out = {"trades": group.trades, "wins": group.wins, "losses": group.losses, "pnl": group.pnl,
            "fees": group.fees, "reasons": reasons, **values}
     if key is not None:
@@ -84,7 +84,8 @@ def extreme_json(row: Extreme) -> dict:
 
 
 def usage_json(row: Usage) -> dict:
-    values, reasons = flat({"latency_mean_ms": row.latency_mean_ms, "latency_p95_ms": row.latency_p95_ms})
+    values, reasons = metrics_flat({"latency_mean_ms": row.latency_mean_ms,
+                                    "latency_p95_ms": row.latency_p95_ms})
     out = {"model": row.model, "decisions": row.decisions, "failures": row.failures,
            "tokens_in": row.tokens_in, "tokens_out": row.tokens_out, "cost": row.cost,
            "reasons": reasons, **values}

@@ -20,9 +20,9 @@ from arena.api.analytics.serializers import (
     BotRunsSerializer,
     BotTradesSerializer,
     RiskMetricsSerializer,
-    flat,
 )
 from arena.api.errors import ERROR
+from arena.api.figures import metrics_flat
 from bots.models import Bot
 from ledger.rollup_models import BotDay
 from ledger.rollups import run_of
@@ -53,10 +53,11 @@ class BotPerformanceView(AnalyticsView):
         span = self.span(query)
         interval = interval_choose(span, query.get("interval"))
         found = bot_performance(bot.pk, span, interval, run_start=_run_start(bot, query.get("run")))
-        values, reasons = flat({"total_return": found.total_return, "max_drawdown": found.max_drawdown,
-                                "max_drawdown_duration": found.max_drawdown_duration})
-        exposure, exposure_reasons = flat({side: getattr(found.exposure, side)
-                                           for side in ("long", "short", "both", "flat")})
+        values, reasons = metrics_flat({"total_return": found.total_return,
+                                        "max_drawdown": found.max_drawdown,
+                                        "max_drawdown_duration": found.max_drawdown_duration})
+        exposure, exposure_reasons = metrics_flat({side: getattr(found.exposure, side)
+                                                   for side in ("long", "short", "both", "flat")})
         days = found.days
         body = {
             **range_json(span), "bot": bot_ref(bot), "interval": interval,

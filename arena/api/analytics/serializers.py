@@ -11,16 +11,6 @@ from arena.api.figures import MONEY, FiguresSerializer, ReasonsField
 RATIO = {"allow_null": True}
 
 
-def flat(metrics: dict) -> tuple[dict, dict[str, str]]:
-    """``{name: Metric}`` as ``{name: value}`` and the reason of each missing one."""
-    values, reasons = {}, {}
-    for name, metric in metrics.items():
-        values[name] = metric.value
-        if metric.value is None:
-            reasons[name] = metric.reason
-    return values, reasons
-
-
 class AnalyticsBotSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     name = serializers.CharField()

@@ -23,9 +23,9 @@ from arena.api.analytics.serializers import (
     ComparisonSerializer,
     ModelUsageListSerializer,
     PerformanceListSerializer,
-    flat,
 )
 from arena.api.errors import ERROR
+from arena.api.figures import metrics_flat
 from ledger.periods import PeriodError, period_resolve
 from ledger.rollups import run_of
 
@@ -79,7 +79,7 @@ class ComparisonView(AnalyticsView):
         boundaries, compared = comparison([bot.pk for bot in bots], span, interval)
         rows = []
         for bot, row in zip(bots, compared, strict=True):
-            values, reasons = flat({"total_return": row.total_return})
+            values, reasons = metrics_flat({"total_return": row.total_return})
             rows.append({"bot": bot_ref(bot), "values": row.values, "returns": row.returns,
                          "first_at": row.first_at, "reasons": reasons, **values})
         body = {**range_json(span), "interval": interval, "interval_seconds": INTERVALS[interval],
