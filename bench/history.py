@@ -368,9 +368,12 @@ def history_build(shape: Shape, *, now: datetime) -> History:
 
 
 def settle() -> None:
-    """After a bulk load, measure in steady state: SQLite checkpoints its write-ahead log,
-    PostgreSQL refreshes its planner statistics."""
+    """After a bulk load, measure in steady state: SQLite checkpoints its write-ahead log;
+    PostgreSQL vacuums (so autovacuum does not wake mid-measurement to set the visibility map
+    of a million fresh rows, and index-only scans stay index-only) and refreshes its planner
+    statistics. VACUUM cannot run in a transaction: call this outside ``atomic``."""
     from django.db import connection
 
     with connection.cursor() as cursor:
-        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)" if connection.vendor == "sqlite" else "ANALYZE")
+        sqlite = connection.vendor == "sqlite"
+        cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)" if sqlite else "VACUUM ANALYZE")

@@ -5,8 +5,8 @@ value of the last snapshot taken at or before it.
 The sampling is one SQL statement of index seeks: for every (bot, boundary) a correlated
 subquery finds the snapshot's id through the (bot, taken_at) index, read backwards with
 LIMIT 1; a second statement reads the snapshots found by primary key. The boundaries and bots
-are parameters (a ``VALUES`` list in a CTE, which SQLite and PostgreSQL both take), so the
-cost is bots × boundaries seeks, however many snapshots the range holds.
+are parameters (a ``VALUES`` list in a CTE on SQLite, arrays on PostgreSQL), so the cost is
+bots × boundaries seeks, however many snapshots the range holds.
 """
 from __future__ import annotations
 
@@ -77,18 +77,68 @@ class Sample:
 def _sample_sql(bots: int, boundaries: int) -> str:
     """The seeks: for each (boundary, bot), the id of the bot's last snapshot at or before
     it, through the (bot, taken_at) index read backwards, one row each. No join: joined to
-    the snapshots in the same statement, PostgreSQL hashes the whole table to match them."""
+    the snapshots in the same statement, PostgreSQL hashes the whole table to match them.
+    On PostgreSQL the boundaries and bots are three array parameters (``unnest``), not a
+    placeholder per value: the driver's parsing of a statement grows with its placeholders."""
     snapshot = Snapshot._meta
     q = connection.ops.quote_name
     table = q(snapshot.db_table)
     bot, taken, pk = (q(snapshot.get_field(name).column) for name in ("bot", "taken_at", "id"))
-    points = ", ".join(["(%s, %s)"] * boundaries)
-    ids = ", ".join(["(%s)"] * bots)
+    if connection.vendor == "postgresql":
+        given = ("b(ix, bound) AS (SELECT * FROM unnest(%s::integer[], %s::timestamptz[])), "
+                 "k(bot) AS (SELECT unnest(%s::bigint[]))")
+    else:
+        points = ", ".join(["(%s, %s)"] * boundaries)
+        ids = ", ".join(["(%s)"] * bots)
+        given = f"b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids})"
     return (
-        f"WITH b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids}) "
+        f"WITH {given} "
         f"SELECT k.bot, b.ix, (SELECT x.{pk} FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound "
         f"ORDER BY x.{taken} DESC LIMIT 1) FROM b CROSS JOIN k"
     )
+
+
+def _sample_params(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> list:
+    if connection.vendor == "postgresql":
+        return [list(range(len(boundaries))), list(boundaries), list(bot_ids)]
+    params: list = []
+    for index, at in enumerate(boundaries):
+        params += [index, connection.ops.adapt_datetimefield_value(at)]
+    return params + list(bot_ids)
+
+
+def _converter(name: str):
+    """What the ORM does to a snapshot column's value read from this database (a SQLite
+    text timestamp to an aware datetime, a stored number to an exact Decimal), without
+    building a queryset and a lookup per id: a comparison reads thousands of snapshots."""
+    column = Snapshot._meta.get_field(name).get_col(Snapshot._meta.db_table)
+    steps = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+
+    def convert(value):
+        for step in steps:
+            value = step(value, column, connection)
+        return value
+    return convert
+
+
+def _snapshots_by_pk(pks: Sequence[int]) -> dict[int, tuple[datetime, Decimal]]:
+    """Each snapshot's (taken_at, total_value), by primary key, in one statement. On
+    PostgreSQL the ids are one array parameter, and the time is read as UTC ``timestamp``:
+    the driver's compiled loader takes it, where Django's ``timestamptz`` loader is Python."""
+    snapshot = Snapshot._meta
+    q = connection.ops.quote_name
+    table = q(snapshot.db_table)
+    pk, taken, value = (q(snapshot.get_field(name).column) for name in ("id", "taken_at", "total_value"))
+    if connection.vendor == "postgresql":
+        sql = f"SELECT {pk}, {taken} AT TIME ZONE 'UTC', {value} FROM {table} WHERE {pk} = ANY(%s)"
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(pks)])
+            return {row[0]: (row[1].replace(tzinfo=UTC), row[2]) for row in cursor.fetchall()}
+    taken_at, total_value = _converter("taken_at"), _converter("total_value")
+    sql = f"SELECT {pk}, {taken}, {value} FROM {table} WHERE {pk} IN ({', '.join(['%s'] * len(pks))})"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(pks))
+        return {row[0]: (taken_at(row[1]), total_value(row[2])) for row in cursor.fetchall()}
 
 
 def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[int, list[Sample | None]]:
@@ -98,15 +148,12 @@ def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[i
     out: dict[int, list[Sample | None]] = {bot_id: [None] * len(boundaries) for bot_id in bot_ids}
     if not bot_ids or not boundaries:
         return out
-    params: list = []
-    for index, at in enumerate(boundaries):
-        params += [index, connection.ops.adapt_datetimefield_value(at)]
-    params += list(bot_ids)
     with connection.cursor() as cursor:
-        cursor.execute(_sample_sql(len(bot_ids), len(boundaries)), params)
+        cursor.execute(_sample_sql(len(bot_ids), len(boundaries)), _sample_params(bot_ids, boundaries))
         picks = [(bot_id, int(index), pk) for bot_id, index, pk in cursor.fetchall() if pk is not None]
-    found = {pk: (taken_at, value) for pk, taken_at, value in Snapshot.objects.filter(
-        pk__in={pk for _, _, pk in picks}).values_list("pk", "taken_at", "total_value")}
+    if not picks:
+        return out
+    found = _snapshots_by_pk(sorted({pk for _, _, pk in picks}))
     for bot_id, index, pk in picks:
         taken_at, value = found[pk]
         out[bot_id][index] = Sample(at=boundaries[index], taken_at=taken_at, value=value)

@@ -23,6 +23,7 @@ from arena.analytics.performance import bot_performance, comparison
 from arena.analytics.runs import risk_periods, run_as_of, runs_figures, runs_list
 from arena.analytics.series import (
     Sample,
+    _sample_params,
     _sample_sql,
     boundaries_count,
     boundaries_of,
@@ -205,12 +206,24 @@ def test_the_sampling_statement_does_not_grow_with_the_snapshots(bot):
 @pytest.mark.django_db
 @pytest.mark.skipif(connection.vendor != "sqlite", reason="the plan's wording is SQLite's")
 def test_the_sampling_seeks_the_bot_and_time_index(bot):
-    params = [0, connection.ops.adapt_datetimefield_value(T0), bot.pk]
     with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + _sample_sql(1, 1), params)
+        cursor.execute("EXPLAIN QUERY PLAN " + _sample_sql(1, 1), _sample_params([bot.pk], [T0]))
         plan = " | ".join(str(row[-1]) for row in cursor.fetchall())
     assert "ledger_snapshot_bot_time_idx" in plan, plan
     assert "SCAN x" not in plan and "SCAN ledger_snapshot" not in plan, plan
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the plan's wording is PostgreSQL's")
+def test_the_sampling_seeks_the_bot_and_time_index_on_postgresql(bot):
+    with connection.cursor() as cursor:
+        # A handful of rows could be read whole: forbid that, and see what the plan can use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        params = _sample_params([bot.pk, bot.pk + 1], [T0, at(5), at(10)])
+        cursor.execute("EXPLAIN " + _sample_sql(2, 3), params)
+        plan = " | ".join(row[0] for row in cursor.fetchall())
+    assert "Backward using ledger_snapshot_bot_time_idx" in plan, plan
+    assert "Seq Scan on ledger_snapshot" not in plan and "Hash" not in plan, plan
 
 
 def test_points_carry_the_flows_between_their_snapshots():

@@ -218,6 +218,19 @@ def test_a_comparison_draws_every_bot_on_the_same_boundaries(user, bot, provider
     assert second["total_return"] == pytest.approx(-0.1)
 
 
+@pytest.mark.parametrize("value", ["0", "-0.000000005", "0.000000015", "123.456789125", "-98765.432109876",
+                                   "1E+12", "12345678901234567890.123456789", "7"])
+def test_a_comparisons_money_renders_as_each_value_alone_would(value):
+    from rest_framework import serializers
+
+    from arena.api.analytics.serializers import NullableMoneyList
+    from arena.api.figures import MONEY
+
+    field = serializers.DecimalField(**MONEY)
+    assert NullableMoneyList().to_representation([None, D(value), D(value)]) == [
+        None, field.to_representation(D(value)), field.to_representation(D(value))]
+
+
 def test_the_comparison_defaults_to_your_active_bots(user, bot, provider):
     gone = bot_create(owner=user, name="Gone", prompt="p", provider=provider)
     gone.is_active = False

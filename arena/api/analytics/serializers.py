@@ -3,6 +3,8 @@ strings, times ISO 8601 UTC. A figure that cannot be computed is null, and ``rea
 why (``{"win_rate": "no trades"}``), as in the period figures (``arena.api.figures``)."""
 from __future__ import annotations
 
+import decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -219,14 +221,33 @@ class AggregateSymbolsSerializer(RangeSerializer):
 
 @extend_schema_field({"type": "array", "items": {"type": "string", "format": "decimal", "nullable": True}})
 class NullableMoneyList(serializers.ListField):
+    """Decimals as the child field renders them, null kept; the child's quantization (its
+    places, digits and rounding) is set up once per list, not once per value: a comparison
+    renders thousands."""
+
     child = serializers.DecimalField(**MONEY)
+
+    def to_representation(self, data) -> list[str | None]:
+        child = self.child
+        context = decimal.getcontext().copy()
+        context.prec = child.max_digits
+        exponent = decimal.Decimal(".1") ** child.decimal_places
+        return [None if value is None else
+                f"{decimal.Decimal(value).quantize(exponent, rounding=child.rounding, context=context):f}"
+                for value in data]
+
+
+class NullableFloatList(serializers.ListField):
+    child = serializers.FloatField(allow_null=True)
+
+    def to_representation(self, data) -> list[float | None]:
+        return [None if value is None else float(value) for value in data]
 
 
 class ComparedBotSerializer(serializers.Serializer):
     bot = AnalyticsBotSerializer()
     values = NullableMoneyList(help_text="At each boundary; null before the bot's first snapshot.")
-    returns = serializers.ListField(child=serializers.FloatField(allow_null=True),
-                                    help_text="Since the bot's first point, net of deposits; null before it.")
+    returns = NullableFloatList(help_text="Since the bot's first point, net of deposits; null before it.")
     first_at = serializers.DateTimeField(allow_null=True, help_text="The boundary of its first point.")
     total_return = serializers.FloatField(**RATIO)
     reasons = ReasonsField()
