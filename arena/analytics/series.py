@@ -2,19 +2,19 @@
 of it counted from the Unix epoch, so every bot and every request shares the same axis), the
 value of the last snapshot taken at or before it.
 
-The sampling is one SQL statement of index seeks: for every (bot, boundary) a correlated
-subquery finds the snapshot's id through the (bot, taken_at) index, read backwards with
-LIMIT 1; a second statement reads the snapshots found by primary key. The boundaries and bots
-are parameters (a ``VALUES`` list in a CTE on SQLite, arrays on PostgreSQL), so the cost is
+The sampling is index seeks: for every (bot, boundary) the (bot, taken_at, total_value)
+index read backwards with LIMIT 1 — one statement on PostgreSQL, the seeks and then the
+snapshots found by primary key on SQLite (``_sample_sql``). The boundaries and bots are
+parameters (a ``VALUES`` list in a CTE on SQLite, arrays on PostgreSQL), so the cost is
 bots × boundaries seeks, however many snapshots the range holds.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from django.db import connection
 
@@ -65,9 +65,9 @@ def interval_choose(span: Range, wanted: str | None) -> str:
     return coarsest
 
 
-@dataclass(frozen=True)
-class Sample:
-    """The bot's value at a boundary: its last snapshot at or before ``at``."""
+class Sample(NamedTuple):
+    """The bot's value at a boundary: its last snapshot at or before ``at``. A named tuple:
+    immutable, and cheaper to build than a frozen dataclass (a comparison builds thousands)."""
 
     at: datetime
     taken_at: datetime
@@ -75,27 +75,33 @@ class Sample:
 
 
 def _sample_sql(bots: int, boundaries: int) -> str:
-    """The seeks: for each (boundary, bot), the id of the bot's last snapshot at or before
-    it, through the (bot, taken_at) index read backwards, one row each. No join: joined to
-    the snapshots in the same statement, PostgreSQL hashes the whole table to match them.
-    On PostgreSQL the boundaries and bots are three array parameters (``unnest``), not a
-    placeholder per value: the driver's parsing of a statement grows with its placeholders."""
+    """The seeks: for each (boundary, bot), the bot's last snapshot at or before it, through
+    the (bot, taken_at, total_value) index read backwards, one row each.
+
+    On PostgreSQL one statement reads the time and value from the index itself (a ``LATERAL``
+    seek: an index-only scan, no table page visited), and the boundaries and bots are three
+    array parameters (``unnest``), not a placeholder per value — the driver's parsing of a
+    statement grows with its placeholders. The time is read as a UTC ``timestamp``, which
+    the driver's compiled loader takes (Django's ``timestamptz`` loader is Python).
+
+    SQLite has no ``LATERAL``: the seek finds the snapshot's id (from the covering index),
+    and a second statement reads the snapshots found by primary key (``_snapshots_by_pk``).
+    Not joined in one statement: PostgreSQL, given that join, hashed the whole table."""
     snapshot = Snapshot._meta
     q = connection.ops.quote_name
     table = q(snapshot.db_table)
-    bot, taken, pk = (q(snapshot.get_field(name).column) for name in ("bot", "taken_at", "id"))
+    names = ("bot", "taken_at", "total_value", "id")
+    bot, taken, value, pk = (q(snapshot.get_field(name).column) for name in names)
+    seek = f"FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound ORDER BY x.{taken} DESC LIMIT 1"
     if connection.vendor == "postgresql":
-        given = ("b(ix, bound) AS (SELECT * FROM unnest(%s::integer[], %s::timestamptz[])), "
-                 "k(bot) AS (SELECT unnest(%s::bigint[]))")
-    else:
-        points = ", ".join(["(%s, %s)"] * boundaries)
-        ids = ", ".join(["(%s)"] * bots)
-        given = f"b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids})"
-    return (
-        f"WITH {given} "
-        f"SELECT k.bot, b.ix, (SELECT x.{pk} FROM {table} x WHERE x.{bot} = k.bot AND x.{taken} <= b.bound "
-        f"ORDER BY x.{taken} DESC LIMIT 1) FROM b CROSS JOIN k"
-    )
+        return ("WITH b(ix, bound) AS (SELECT * FROM unnest(%s::integer[], %s::timestamptz[])), "
+                "k(bot) AS (SELECT unnest(%s::bigint[])) "
+                "SELECT k.bot, b.ix, s.taken_at AT TIME ZONE 'UTC', s.total_value FROM k CROSS JOIN b "
+                f"CROSS JOIN LATERAL (SELECT x.{taken} AS taken_at, x.{value} AS total_value {seek}) s")
+    points = ", ".join(["(%s, %s)"] * boundaries)
+    ids = ", ".join(["(%s)"] * bots)
+    return (f"WITH b(ix, bound) AS (VALUES {points}), k(bot) AS (VALUES {ids}) "
+            f"SELECT k.bot, b.ix, (SELECT x.{pk} {seek}) FROM b CROSS JOIN k")
 
 
 def _sample_params(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> list:
@@ -122,41 +128,37 @@ def _converter(name: str):
 
 
 def _snapshots_by_pk(pks: Sequence[int]) -> dict[int, tuple[datetime, Decimal]]:
-    """Each snapshot's (taken_at, total_value), by primary key, in one statement. On
-    PostgreSQL the ids are one array parameter, and the time is read as UTC ``timestamp``:
-    the driver's compiled loader takes it, where Django's ``timestamptz`` loader is Python."""
+    """Each snapshot's (taken_at, total_value), by primary key, in one statement (SQLite)."""
     snapshot = Snapshot._meta
     q = connection.ops.quote_name
-    table = q(snapshot.db_table)
     pk, taken, value = (q(snapshot.get_field(name).column) for name in ("id", "taken_at", "total_value"))
-    if connection.vendor == "postgresql":
-        sql = f"SELECT {pk}, {taken} AT TIME ZONE 'UTC', {value} FROM {table} WHERE {pk} = ANY(%s)"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, [list(pks)])
-            return {row[0]: (row[1].replace(tzinfo=UTC), row[2]) for row in cursor.fetchall()}
     taken_at, total_value = _converter("taken_at"), _converter("total_value")
-    sql = f"SELECT {pk}, {taken}, {value} FROM {table} WHERE {pk} IN ({', '.join(['%s'] * len(pks))})"
+    sql = (f"SELECT {pk}, {taken}, {value} FROM {q(snapshot.db_table)} "
+           f"WHERE {pk} IN ({', '.join(['%s'] * len(pks))})")
     with connection.cursor() as cursor:
         cursor.execute(sql, list(pks))
         return {row[0]: (taken_at(row[1]), total_value(row[2])) for row in cursor.fetchall()}
 
 
 def samples_of(bot_ids: Sequence[int], boundaries: Sequence[datetime]) -> dict[int, list[Sample | None]]:
-    """For each bot, its sample at each boundary (None before its first snapshot): one
-    statement of seeks, then the snapshots found, by primary key (at most bots × boundaries
-    of them, fewer when boundaries share a snapshot)."""
+    """For each bot, its sample at each boundary (None before its first snapshot): bots ×
+    boundaries index seeks, in one statement on PostgreSQL; on SQLite the seeks and then the
+    snapshots found, by primary key (at most bots × boundaries of them)."""
     out: dict[int, list[Sample | None]] = {bot_id: [None] * len(boundaries) for bot_id in bot_ids}
     if not bot_ids or not boundaries:
         return out
     with connection.cursor() as cursor:
         cursor.execute(_sample_sql(len(bot_ids), len(boundaries)), _sample_params(bot_ids, boundaries))
-        picks = [(bot_id, int(index), pk) for bot_id, index, pk in cursor.fetchall() if pk is not None]
-    if not picks:
+        rows = cursor.fetchall()
+    if connection.vendor == "postgresql":
+        for bot_id, index, taken_at, value in rows:
+            out[bot_id][index] = Sample(boundaries[index], taken_at.replace(tzinfo=UTC), value)
         return out
-    found = _snapshots_by_pk(sorted({pk for _, _, pk in picks}))
+    picks = [(bot_id, int(index), pk) for bot_id, index, pk in rows if pk is not None]
+    found = _snapshots_by_pk(sorted({pk for _, _, pk in picks})) if picks else {}
     for bot_id, index, pk in picks:
         taken_at, value = found[pk]
-        out[bot_id][index] = Sample(at=boundaries[index], taken_at=taken_at, value=value)
+        out[bot_id][index] = Sample(boundaries[index], taken_at, value)
     return out
 
 

@@ -62,7 +62,7 @@ class BotPerformanceView(AnalyticsView):
         body = {
             **range_json(span), "bot": bot_ref(bot), "interval": interval,
             "interval_seconds": INTERVALS[interval],
-            "points": [p.__dict__ for p in found.points],
+            "points": [p._asdict() for p in found.points],
             "total_return": values["total_return"], "max_drawdown": values["max_drawdown"],
             "max_drawdown_duration": {"seconds": values["max_drawdown_duration"], "resolution": interval,
                                       "resolution_seconds": INTERVALS[interval]},
