@@ -111,6 +111,11 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
     async def arena_event(self, message: dict) -> None:
         await self.forward(message["event"])
 
+    async def arena_events(self, message: dict) -> None:
+        """A run of events pushed together (``ledger.events.runs_of``), each its own frame."""
+        for event in message["events"]:
+            await self.forward(event)
+
     async def forward(self, event: dict) -> None:
         seq = event.get("seq")
         if seq is not None:

@@ -323,6 +323,19 @@ def _send(group: str, message: dict[str, Any]) -> None:
     _send_all([(group, message)])
 
 
+def runs_of(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The messages as runs of consecutive ones for the same group, in order: each run is one
+    channel-layer message, so a turn's public events reach each socket in one delivery. Only
+    consecutive ones: a socket in two groups must still get every event in ``seq`` order."""
+    runs: list[tuple[str, list[dict[str, Any]]]] = []
+    for group, message in messages:
+        if runs and runs[-1][0] == group:
+            runs[-1][1].append(message)
+        else:
+            runs.append((group, [message]))
+    return runs
+
+
 def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
     # After commit: a channel layer that is down loses only the push (the event is stored and
     # replayed on reconnect); ``robust`` on_commit logs the failure instead of failing the
@@ -332,8 +345,8 @@ def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
         return
 
     async def send() -> None:
-        for group, message in messages:
-            await layer.group_send(group, {"type": "arena.event", "event": message})
+        for group, events in runs_of(messages):
+            await layer.group_send(group, {"type": "arena.events", "events": events})
 
     async_to_sync(send)()
 

