@@ -112,14 +112,22 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
         await self.forward(message["event"])
 
     async def arena_events(self, message: dict) -> None:
-        """A run of events pushed together (``ledger.events.runs_of``), each its own frame."""
-        for event in message["events"]:
-            await self.forward(event)
+        """A run of events pushed together (``ledger.events.runs_of``), each its own frame,
+        already encoded by the pusher (the same text for every socket)."""
+        for frame in message["frames"]:
+            if self.fresh(frame["seq"]):
+                await self.send(text_data=frame["text"])
+
+    def fresh(self, seq: int | None) -> bool:
+        """Whether to send the event numbered ``seq`` (a tick, unnumbered, always is): not
+        when it was already sent, by the replay or live."""
+        if seq is None:
+            return True
+        if seq <= self.last_seq:
+            return False
+        self.last_seq = seq
+        return True
 
     async def forward(self, event: dict) -> None:
-        seq = event.get("seq")
-        if seq is not None:
-            if seq <= self.last_seq:
-                return  # already replayed
-            self.last_seq = seq
-        await self.send_json(event)
+        if self.fresh(event.get("seq")):
+            await self.send_json(event)

@@ -243,7 +243,13 @@ if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
     )
 
 
-def channel_layer_host(url: str) -> dict:
+# Redis connections each web process may hold for the live stream: every socket's connect,
+# heartbeat and disconnect is a Redis command in flight, and redis-py's pool (100 by default)
+# refuses one more instead of waiting, so a burst of reconnecting browsers got HTTP 500s.
+REDIS_MAX_CONNECTIONS = env_int("REDIS_MAX_CONNECTIONS", 2000, minimum=10)
+
+
+def channel_layer_host(url: str, max_connections: int = REDIS_MAX_CONNECTIONS) -> dict:
     """One channels-redis host entry for ``url``, with timeouts that suit its blocking reads.
 
     Given a bare URL, channels-redis builds its pool with ``ConnectionPool.from_url(url)``
@@ -260,6 +266,7 @@ def channel_layer_host(url: str) -> dict:
         "socket_timeout": 30,  # > channels-redis brpop_timeout (5 s), with room to spare
         "socket_connect_timeout": 5,
         "health_check_interval": 15,  # PING a pooled connection idle this long before reuse
+        "max_connections": max_connections,
     }
     if not url.startswith("unix://"):
         host["socket_keepalive"] = True  # TCP only: redis-py's unix connection refuses it

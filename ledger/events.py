@@ -15,6 +15,7 @@ only) or the bot's owner.
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -346,7 +347,9 @@ def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:
 
     async def send() -> None:
         for group, events in runs_of(messages):
-            await layer.group_send(group, {"type": "arena.events", "events": events})
+            # Encoded once here, not once per socket: each consumer sends the text as it is.
+            frames = [{"seq": event.get("seq"), "text": json.dumps(event)} for event in events]
+            await layer.group_send(group, {"type": "arena.events", "frames": frames})
 
     async_to_sync(send)()
 

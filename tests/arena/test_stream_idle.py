@@ -74,3 +74,20 @@ def test_idle_socket_stays_open_and_still_gets_events(daphne, redis_url):
     bad = [line for line in log.splitlines()
            if "Traceback" in line or "TimeoutError" in line or " ERROR " in line]
     assert not bad, log
+
+
+def test_a_burst_of_sockets_joining_at_once_does_not_run_out_of_redis_connections(redis_url):
+    """1,000 browsers reconnecting after a restart: each join is a Redis command in flight.
+    redis-py's default pool of 100 raised MaxConnectionsError (HTTP 500 on the handshake)."""
+    from redis.exceptions import MaxConnectionsError
+
+    async def joins(layer: RedisChannelLayer, count: int) -> None:
+        channels = [await layer.new_channel() for _ in range(count)]
+        await asyncio.gather(*(layer.group_add(PUBLIC_GROUP, channel) for channel in channels))
+        await asyncio.gather(*(layer.group_discard(PUBLIC_GROUP, channel) for channel in channels))
+        await layer.flush()
+
+    asyncio.run(joins(RedisChannelLayer(hosts=[channel_layer_host(redis_url)]), 1000))
+    default_pool = RedisChannelLayer(hosts=[channel_layer_host(redis_url, max_connections=100)])
+    with pytest.raises(MaxConnectionsError):  # what redis-py's default pool did with the same burst
+        asyncio.run(joins(default_pool, 1000))
