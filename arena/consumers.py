@@ -108,9 +108,6 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
         # The stream is one-way; a client message gets a clear answer, not silence.
         await self.send_json({"type": "error", "message": "this socket only sends events"})
 
-    async def arena_event(self, message: dict) -> None:
-        await self.forward(message["event"])
-
     async def arena_events(self, message: dict) -> None:
         """A run of events pushed together (``ledger.events.runs_of``), each its own frame,
         already encoded by the pusher (the same text for every socket)."""

@@ -22,6 +22,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
+from operator import itemgetter
 from typing import Any, TypedDict
 
 from asgiref.sync import async_to_sync
@@ -328,13 +330,7 @@ def runs_of(messages: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, list[
     """The messages as runs of consecutive ones for the same group, in order: each run is one
     channel-layer message, so a turn's public events reach each socket in one delivery. Only
     consecutive ones: a socket in two groups must still get every event in ``seq`` order."""
-    runs: list[tuple[str, list[dict[str, Any]]]] = []
-    for group, message in messages:
-        if runs and runs[-1][0] == group:
-            runs[-1][1].append(message)
-        else:
-            runs.append((group, [message]))
-    return runs
+    return [(group, [message for _, message in run]) for group, run in groupby(messages, key=itemgetter(0))]
 
 
 def _send_all(messages: list[tuple[str, dict[str, Any]]]) -> None:

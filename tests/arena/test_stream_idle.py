@@ -42,9 +42,9 @@ def test_idle_socket_stays_open_and_still_gets_events(daphne, redis_url):
                         messages.append(json.loads(await asyncio.wait_for(ws.recv(), left)))
                     except TimeoutError:
                         break
-                await layer.group_send(
-                    PUBLIC_GROUP,
-                    {"type": "arena.event", "event": {"seq": None, "type": "probe", "data": {}}},
+                probe_text = json.dumps({"seq": None, "type": "probe", "data": {}})
+                await layer.group_send(  # as ledger.events pushes: frames encoded once
+                    PUBLIC_GROUP, {"type": "arena.events", "frames": [{"seq": None, "text": probe_text}]},
                 )
                 probe_until = loop.time() + 10
                 while probe is None and (left := probe_until - loop.time()) > 0:
