@@ -203,25 +203,14 @@ STORAGES = {
 # Security: on by default whenever DEBUG is off, so `check --deploy` is clean.
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Scripts, fonts, images and connections only from this site: no inline script, no eval, no
-# other host (the API docs and the admin load theirs as static files). Styles may be inline:
-# Redoc and Swagger UI insert <style> elements at run time. Redoc runs its search in a worker
-# made from a blob. "connect-src 'self'" also allows this site's own WebSocket (/ws/arena/).
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF, UNSAFE_INLINE],
-        "img-src": [SELF, "data:"],
-        "font-src": [SELF],
-        "connect-src": [SELF],
-        "worker-src": [SELF, "blob:"],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "form-action": [SELF],
-        "frame-ancestors": [NONE],
-    },
-}
+# Scripts, fonts, images and connections only from this site (its own WebSocket included): no
+# inline script, no eval, no other host. Styles may be inline (Redoc and Swagger UI insert
+# <style> elements); Redoc searches in a worker made from a blob.
+CONTENT_SECURITY_POLICY = {"DIRECTIVES": {
+    "default-src": [SELF], "script-src": [SELF], "style-src": [SELF, UNSAFE_INLINE],
+    "img-src": [SELF, "data:"], "font-src": [SELF], "connect-src": [SELF], "worker-src": [SELF, "blob:"],
+    "object-src": [NONE], "base-uri": [SELF], "form-action": [SELF], "frame-ancestors": [NONE],
+}}
 SESSION_COOKIE_HTTPONLY = True
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -2,6 +2,7 @@
 with the audience its data allows (public fields to everyone, the rest to the owner)."""
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -160,7 +161,8 @@ def test_prices_are_pushed_to_everyone_and_not_stored():
 
     market_refresh_and_trigger(feed=SimulatedFeed(seed="events", clock=lambda: now), now=now)
 
-    message = async_to_sync(layer.receive)(channel)["event"]
+    frame = async_to_sync(layer.receive)(channel)["frames"][0]  # a run of frames, encoded once
+    message = json.loads(frame["text"])
     assert message["seq"] is None and message["type"] == "market_prices"
     assert message["data"]["prices"]["BTCUSDT"] == format(
         Market.objects.get(symbol="BTCUSDT").last_price.normalize(), "f")

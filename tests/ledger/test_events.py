@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -161,7 +162,11 @@ def received(channel: str) -> list[dict]:
             try:
                 messages.append(await asyncio.wait_for(layer.receive(channel), 0.05))
             except TimeoutError:
-                return [m["event"] for m in messages]
+                # Each message is a run of frames encoded once for every socket, each with its seq.
+                frames = [frame for m in messages for frame in m["frames"]]
+                decoded = [json.loads(frame["text"]) for frame in frames]
+                assert [frame["seq"] for frame in frames] == [event["seq"] for event in decoded]
+                return decoded
 
     return async_to_sync(drain)()
 
