@@ -138,6 +138,12 @@ class ArenaSettings(models.Model):
         help_text="Let providers live on private networks (localhost, 10.x, 192.168.x, …) and use "
         "plain http there, e.g. a local Ollama. Off: https to public hosts only.",
     )
+    public_arena = models.BooleanField(
+        default=True,
+        help_text="Anonymous visitors may watch: the spectator dashboard at /, the leaderboard and "
+        "the live stream's public events (listed bots only, never reasoning unless published). "
+        "Off: every page asks to sign in.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -93,6 +93,8 @@ MIDDLEWARE = [
     "ledger.changes.ChangeActorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",  # request.htmx: a page's fragment or the whole page
+    "arena.web.base.StreamSeqMiddleware",  # where a page's socket resumes, read before its view
     # Last, as django-axes asks: it turns a lockout raised by a login into its response.
     "axes.middleware.AxesMiddleware",
 ]
@@ -111,6 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "arena.web.context.nav",  # the signed-in user's menu, the arena's name and flags
             ],
         },
     },
@@ -180,7 +183,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.BCryptSHA256PasswordHasher",
     "django.contrib.auth.hashers.BCryptPasswordHasher",
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/login/"  # the arena's own sign-in page (the admin has its own)
+LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -189,6 +193,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# The browser libraries from package-lock.json (npm ci into node_modules/), served as our own files.
+NODE_MODULES = BASE_DIR / "node_modules"
+STATICFILES_DIRS = [("vendor/htmx", NODE_MODULES / "htmx.org" / "dist"),
+                    ("vendor/lightweight-charts", NODE_MODULES / "lightweight-charts" / "dist")]
 MEDIA_URL = "media/"
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
@@ -196,7 +204,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "arena.web.storage.StaticStorage"
     },
 }
 
@@ -324,20 +332,8 @@ REST_KNOX = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Arena API",
-    "DESCRIPTION": (
-        "AI trading bots on crypto perpetual futures.\n\n"
-        "**Authentication.** The browser uses its session (log in with `POST /api/auth/login/`; "
-        "unsafe methods need the `X-CSRFToken` header from the `csrftoken` cookie). Scripts send "
-        "`Authorization: Token <token>`: `POST /api/auth/token/` with a username and password "
-        "answers one (the script's login; named, expiring, revocable at `/api/auth/tokens/`, where a "
-        "logged-in user can also make more).\n\n"
-        "**Roles.** A user owns bots, providers and wallets; a moderator also unlists any bot from "
-        "the public pages and suspends plain users (`/api/moderation/`); an admin manages everything "
-        "(`/api/admin/`, arena settings).\n\n"
-        "**Errors** are JSON: `{\"error\": {\"code\": \"…\", \"message\": \"…\", "
-        "\"fields\": {\"field\": [\"…\"]}}}`. Another user's object is a 404.\n\n"
-        "**Lists** are cursor-paginated: follow `next`; `page_size` up to 500."
-    ),
+    # The docs page's introduction: authentication, roles, errors, lists.
+    "DESCRIPTION": (BASE_DIR / "arena" / "api" / "description.md").read_text(encoding="utf-8").strip(),
     "VERSION": "1.0.0",
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],  # the docs are public
     "SERVE_AUTHENTICATION": [],

@@ -1,10 +1,9 @@
-"""URL routes: the admin, the REST API under /api/, and the API's schema and docs."""
+"""URL routes: the pages, the admin, the REST API under /api/, and the API's schema and docs."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
@@ -15,8 +14,6 @@ admin.site.site_header = "Arena administration"
 admin.site.site_title = "Arena admin"
 
 urlpatterns = [
-    # The admin is the arena's window until the live dashboard takes this address.
-    path("", RedirectView.as_view(url="/admin/", permanent=False), name="home"),
     path("admin/", admin.site.urls),
     path("api/health/", views.health, name="health"),
     path("api/", include("arena.api.urls")),
@@ -28,6 +25,7 @@ urlpatterns = [
          name="redoc"),
     # Last: any other /api/ address is a JSON 404 (never an HTML page, never a redirect).
     re_path(r"^api/", api_not_found, name="api-not-found"),
+    path("", include("arena.web.urls")),  # the pages: dashboard, bots, leaderboard, accounts…
 ]
 
 if settings.DEBUG:

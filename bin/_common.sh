@@ -88,3 +88,18 @@ arena_local_env() {
         export SECRET_KEY
     fi
 }
+
+# arena_ensure_npm: install the browser libraries of package-lock.json into node_modules
+# (`npm ci`) unless that lockfile was installed already, as recorded in a stamp. The pages
+# serve them as static files; nothing is fetched from a CDN.
+arena_ensure_npm() {
+    local stamp="$ARENA_ROOT/node_modules/.installed-package-lock.sha256" hash
+    command -v npm >/dev/null 2>&1 || arena_apt_install npm || arena_die "npm not found: install Node.js and npm."
+    hash="$(sha256sum "$ARENA_ROOT/package-lock.json" | cut -d' ' -f1)"
+    if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$hash" ]; then
+        return 0
+    fi
+    arena_say "Installing package-lock.json into node_modules (npm ci)"
+    (cd "$ARENA_ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) || arena_die "npm ci failed."
+    printf '%s\n' "$hash" >"$stamp"
+}
