@@ -7,6 +7,7 @@ this consumer forwards them, and replays what a reconnecting client missed:
 ``/ws/arena/?since=N`` first sends every stored event after N that this user may see,
 in order, then live ones (none twice). A client whose N is older than the retained
 events, or too far behind, gets ``{"type": "resync"}``: reload state from the API.
+An anonymous socket is refused while the arena is private (``ArenaSettings.public_arena``).
 
 Every ``ARENA_WS_HEARTBEAT_SECONDS`` the socket also gets a ``heartbeat`` event, so a
 browser can tell a live stream from a dead one; each beat re-joins the groups, which
@@ -24,10 +25,16 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.db.models import Min, Q
 
+from arena.models import ArenaSettings
 from ledger.events import PUBLIC_GROUP, message_of, user_group
 from ledger.models import Event
 
 REPLAY_MAX = 2000  # further behind than this, a client reloads state instead
+
+
+def spectators_welcome() -> bool:
+    """Whether an anonymous socket may watch (``ArenaSettings.public_arena``)."""
+    return ArenaSettings.load().public_arena
 
 
 def _since(scope: dict) -> int | None:
@@ -56,8 +63,13 @@ class ArenaConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
+        self.groups_joined = []
+        signed_in = user is not None and user.is_authenticated
+        if not signed_in and not await database_sync_to_async(spectators_welcome)():
+            await self.close(code=4401)  # a private arena: sign in to watch (HTTP 403 before accept)
+            return
         self.groups_joined = [PUBLIC_GROUP]
-        if user is not None and user.is_authenticated:
+        if signed_in:
             self.groups_joined.append(user_group(user.pk))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)

@@ -6,7 +6,9 @@ from typing import Any
 import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import permissions, serializers
+from rest_framework import exceptions, permissions, serializers
+
+from arena.models import ArenaSettings
 
 
 class Strict:
@@ -46,6 +48,21 @@ class IsArenaAdmin(permissions.BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return is_admin(request.user)
+
+
+class PublicArena(permissions.BasePermission):
+    """Anyone while the arena is public (``ArenaSettings.public_arena``), else signed-in users:
+    the routes spectators read (public bots, leaderboard, markets). An anonymous caller of a
+    private arena gets a 401 saying so."""
+
+    message = "This arena is private: sign in to watch it."
+
+    def has_permission(self, request, view) -> bool:
+        if request.user and request.user.is_authenticated:
+            return True
+        if not ArenaSettings.load().public_arena:
+            raise exceptions.NotAuthenticated(self.message)  # DRF would name no reason
+        return True
 
 
 def filter_parameters(filterset_class) -> list[OpenApiParameter]:

@@ -11,12 +11,11 @@ from datetime import UTC
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from arena.api.base import StrictSerializer
+from arena.api.base import PublicArena, StrictSerializer
 from arena.api.errors import ERROR
 from arena.api.figures import SORTABLE, FiguresSerializer
 from arena.leaderboard import Board, board_build
@@ -138,7 +137,7 @@ def board_json(board: Board, *, limit: int, offset: int, context: dict) -> dict:
 
 
 class LeaderboardView(APIView):
-    permission_classes = [AllowAny]
+    permission_classes = [PublicArena]  # anyone, unless the arena is private
 
     @extend_schema(summary="The leaderboard: listed bots ranked over a period, with benchmarks",
                    parameters=[LeaderboardQuerySerializer], responses={200: BoardSerializer, 400: ERROR})

@@ -7,11 +7,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.base import StrictSerializer
+from arena.api.base import PublicArena, StrictSerializer
 from arena.api.errors import ERROR
 from trading.models import Candle, Market
 from trading.selectors import candles_stored, market_by_symbol, markets_listed
@@ -65,7 +64,7 @@ CANDLE_PARAMETERS = [
 
 
 class MarketViewSet(viewsets.GenericViewSet):
-    permission_classes = [AllowAny]
+    permission_classes = [PublicArena]  # anyone, unless the arena is private
     serializer_class = MarketSerializer
     pagination_class = None  # one row per listed perpetual: a bounded list, ordered by symbol
     filter_backends: list = []

@@ -11,11 +11,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, serializers, viewsets
 from rest_framework.decorators import action
-from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from arena.api.base import PagedLists, filter_parameters
+from arena.api.base import PagedLists, PublicArena, filter_parameters
 from arena.api.errors import ERROR
 from arena.api.history import (
     DecisionFilter,
@@ -76,7 +75,7 @@ class PublicDecisionSerializer(DecisionSerializer):
 class PublicBotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     lookup_value_regex = "[0-9]+"  # ids only: anything else is the API's 404
     serializer_class = PublicBotSerializer
-    permission_classes = [AllowAny]
+    permission_classes = [PublicArena]  # anyone, unless the arena is private
     filterset_class = None
     filterset_fields = ["mode"]
 
