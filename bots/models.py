@@ -171,6 +171,7 @@ class Bot(models.Model):
             models.UniqueConstraint(
                 fields=["owner", "name"], condition=Q(is_active=True),
                 name="bots_bot_owner_name_unique_active",
+                violation_error_message="You already have a bot by this name.",
             ),
         ]
         indexes = [

@@ -103,12 +103,14 @@ def change_record(*, obj: models.Model, action: str, before: dict[str, Any] | No
 
 
 def interface_for_path(path: str) -> str:
-    return Change.Interface.ADMIN if path.startswith("/admin/") else Change.Interface.API
+    if path.startswith("/admin/"):
+        return Change.Interface.ADMIN
+    return Change.Interface.API if path.startswith("/api/") else Change.Interface.WEB
 
 
 class ChangeActorMiddleware:
     """Attributes the changes a request makes to its user (resolved when a change is
-    recorded, after DRF has checked a token) and its interface (the admin or the API)."""
+    recorded, after DRF has checked a token) and its interface (the admin, the API or a page)."""
 
     def __init__(self, get_response: Callable) -> None:
         self.get_response = get_response

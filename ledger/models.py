@@ -299,6 +299,7 @@ class Change(models.Model):
     class Interface(models.TextChoices):
         API = "api", "REST API"
         ADMIN = "admin", "Django admin"
+        WEB = "web", "Web pages"
         COMMAND = "command", "Management command"
         SYSTEM = "system", "The arena itself"
 
@@ -324,7 +325,7 @@ class Change(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(interface__in=["api", "admin", "command", "system"]),
+            models.CheckConstraint(condition=Q(interface__in=["api", "admin", "web", "command", "system"]),
                                    name="ledger_change_interface_valid"),
         ]
         indexes = [

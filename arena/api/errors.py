@@ -111,8 +111,9 @@ def handler(exc: Exception, context: dict[str, Any]) -> Response | None:
 def lockout_response(request: HttpRequest, original_response: HttpResponse | None,
                      credentials: Any) -> HttpResponse:
     """django-axes' ``AXES_LOCKOUT_CALLABLE``: an API login already answered with its JSON
-    ``locked_out`` error; any other login (the admin's form) gets a plain message."""
-    if original_response is not None and request.path.startswith("/api/"):
+    ``locked_out`` error and the sign-in page with its own form and message; any other login
+    (the admin's form) gets a plain message."""
+    if original_response is not None and (request.path.startswith("/api/") or request.path == "/login/"):
         return original_response
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
     return HttpResponse(f"Too many failed logins: try again in {minutes} minutes, or ask an admin to unlock "

@@ -65,9 +65,10 @@ def test_admins_read_everything_and_the_stats(admin_user, bot):
     assert stats["total"] >= 1 and stats["by_action"]["created"] >= 1
 
 
-def test_the_interface_is_the_admin_the_api_a_command_or_the_arena(bot):
+def test_the_interface_is_the_admin_the_api_a_page_a_command_or_the_arena(bot):
     assert interface_for_path("/admin/bots/bot/1/change/") == "admin"
     assert interface_for_path("/api/bots/1/") == "api"
+    assert interface_for_path("/bots/1/pause/") == "web"
     created = Change.objects.get(object_type="bots.Bot", object_id=str(bot.pk), action="created")
     assert (created.interface, created.actor) == ("system", None), "a fixture is the arena's own change"
     with acting(interface="command"):
