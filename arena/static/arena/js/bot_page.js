@@ -80,7 +80,20 @@ async function loadChart() {
   }));
   lastBar = data.candles.length ? { ...data.candles[data.candles.length - 1] } : null;
   emptyNote(container, data.candles.length ? "" : `No stored candles for ${data.symbol} yet.`);
-  chart.timeScale().fitContent();
+  showTrading(data);
+}
+
+// Open on the span the bot traded in (from a day of bars before its first marker), not on
+// every stored candle, where a few hours of trades would crowd onto the last bars.
+function showTrading(data) {
+  const bars = data.candles.length;
+  const first = data.markers.length ? Math.min(...data.markers.map((m) => m.time)) : null;
+  const index = first === null ? -1 : data.candles.findIndex((c) => c.time >= first);
+  if (index < 0) {
+    chart.timeScale().fitContent();
+    return;
+  }
+  chart.timeScale().setVisibleLogicalRange({ from: Math.max(0, index - 24), to: bars + 2 });
 }
 
 function tickChart(prices) {
