@@ -5,6 +5,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from arena.api.base import is_admin
+from arena.models import ArenaSettings
 
 # (path, label, who sees it): "all", "user" (signed in) or "admin".
 MENU = [
@@ -31,4 +32,6 @@ def nav(request: HttpRequest) -> dict:
         if who == "all" or (who == "user" and signed_in) or (who == "admin" and admin)
     ]
     return {"menu": items, "signed_in": signed_in, "is_arena_admin": admin,
-            "real_trading_enabled": settings.REAL_TRADING_ENABLED}
+            "real_trading_enabled": settings.REAL_TRADING_ENABLED,
+            # A private arena refuses anonymous sockets: its sign-in pages open none.
+            "stream_open": signed_in or ArenaSettings.load().public_arena}

@@ -15,6 +15,7 @@ from channels_redis.core import RedisChannelLayer
 
 from arena.events import PUBLIC_GROUP
 from arena.settings import channel_layer_host
+from tests.arena.test_turns_claims import database_url
 
 websockets_client = pytest.importorskip("websockets.asyncio.client")
 from websockets.exceptions import ConnectionClosed  # noqa: E402
@@ -22,6 +23,12 @@ from websockets.exceptions import ConnectionClosed  # noqa: E402
 IDLE_SECONDS = 8  # longer than channels-redis's 5 s BZPOPMIN and daphne's 3 s ping timeout here
 
 
+@pytest.fixture
+def daphne_env() -> dict[str, str]:
+    return {"DATABASE_URL": database_url()}  # the test's database: the arena's settings
+
+
+@pytest.mark.django_db(transaction=True)
 def test_idle_socket_stays_open_and_still_gets_events(daphne, redis_url):
     port, stderr_path = daphne
 

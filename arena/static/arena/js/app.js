@@ -6,7 +6,8 @@
 // event becomes a DOM event on document.body, "arena:<type>" with the event as its detail,
 // plus "arena:event" for any of them; htmx fragments listen with
 // hx-trigger="arena:position_opened from:body". A "resync" (the tab was away longer than
-// the server keeps events) reloads the page, which is the state as of now.
+// the server keeps events) reloads the page, which is the state as of now. A page with
+// <body data-stream="off"> (a private arena's sign-in pages) opens no socket.
 const body = document.body;
 const status = document.getElementById("live-status");
 const HEARTBEAT_GRACE_MS = 70_000; // the server beats every 25 s by default: two missed = dead
@@ -75,10 +76,12 @@ function connect() {
 }
 
 // Back online or back in view: try at once rather than waiting out the back-off.
-window.addEventListener("online", connect);
-document.addEventListener("visibilitychange", () => {
-  if (document.visibilityState === "visible" && !socket) connect();
-});
+if (body.dataset.stream !== "off") {
+  window.addEventListener("online", connect);
+  document.addEventListener("visibilitychange", () => {
+    if (document.visibilityState === "visible" && !socket) connect();
+  });
+}
 
 /** Call handler(detail) for every event of this type ("*" for all); returns an unsubscribe. */
 export function onArena(type, handler) {
@@ -88,4 +91,4 @@ export function onArena(type, handler) {
   return () => body.removeEventListener(name, listener);
 }
 
-connect();
+if (body.dataset.stream !== "off") connect();
