@@ -8,12 +8,17 @@ comes back with errors, and a blank key on an edit means "keep the stored one".
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect
 from rest_framework.fields import get_error_detail
+
+from arena.web.base import page
 
 Errors = dict[str, list[str]]
 
@@ -96,3 +101,18 @@ def changed(current: dict[str, Any], validated: dict[str, Any], *,
     checked again under rules that tightened since it was saved."""
     return {name: value for name, value in validated.items()
             if name in always or current.get(name) != value}
+
+
+def confirm_delete(request: HttpRequest, context: dict[str, Any], delete: Callable[[], str],
+                   done: str) -> HttpResponse:
+    """The delete page of a provider or wallet: GET asks, POST calls ``delete`` (the service,
+    which answers what it did) and goes back with ``done`` + that outcome; a refusal is shown."""
+    if request.method == "POST":
+        try:
+            outcome = delete()
+        except DjangoValidationError as exc:
+            context["refused"] = [text for texts in errors_of(exc).values() for text in texts]
+            return page(request, "web/keys/confirm_delete.html", context, status=400)
+        messages.success(request, f"{done} {outcome}.")
+        return redirect(context["back"])
+    return page(request, "web/keys/confirm_delete.html", context)

@@ -23,6 +23,7 @@ from arena.web.keys.forms import (
     Errors,
     Field,
     changed,
+    confirm_delete,
     errors_of,
     general_errors,
     json_object,
@@ -249,12 +250,5 @@ def provider_delete(request: HttpRequest, pk: int) -> HttpResponse:
                "action": "web:provider-delete",
                "consequence": "Its key is erased with it. A provider only deleted bots used is kept, "
                               "deactivated, so their history still names it."}
-    if request.method == "POST":
-        try:
-            outcome = bot_services.provider_delete(provider=provider)
-        except DjangoValidationError as exc:
-            context["refused"] = [text for texts in errors_of(exc).values() for text in texts]
-            return page(request, "web/keys/confirm_delete.html", context, status=400)
-        messages.success(request, f"Provider {provider.name} {outcome}.")
-        return redirect("web:providers")
-    return page(request, "web/keys/confirm_delete.html", context)
+    return confirm_delete(request, context, lambda: bot_services.provider_delete(provider=provider),
+                          f"Provider {provider.name}")

