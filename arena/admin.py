@@ -1,18 +1,24 @@
-"""Admin for the arena as a whole: users, the one settings row, and turns."""
+"""Admin for the arena as a whole: users, the one settings row (with the kill switch of
+real trading: an intermediate page that asks the admin's password again), and turns."""
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseRedirect
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from arena.models import ApiToken, ArenaSettings, BotTurn, Turn, User
+from arena.real import kill_switch_engage, kill_switch_release, kill_switch_state
 from arena.services import arena_settings_save
 from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
+from ledger.models import Change
 
 
 @admin.register(User)
@@ -41,12 +47,100 @@ class ApiTokenAdmin(admin.ModelAdmin):
         return False
 
 
+def _password_field() -> forms.CharField:
+    return forms.CharField(strip=False, label="Your password",
+                           widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+                           help_text="Typed again: a signed-in session alone cannot use the kill switch.")
+
+
+class KillSwitchForm(forms.Form):
+    password = _password_field()
+    close_positions = forms.BooleanField(
+        required=False, label="Also close every real position",
+        help_text="Each real bot's open positions are closed on its exchange now, at the market.")
+
+
+class KillSwitchReleaseForm(forms.Form):
+    password = _password_field()
+
+
 @admin.register(ArenaSettings)
 class ArenaSettingsAdmin(admin.ModelAdmin):
     """The singleton: its list is the one row, which can be changed but never
-    added a second time or deleted."""
+    added a second time or deleted. Its page links to the kill switch."""
 
-    readonly_fields = ("updated_at",)
+    readonly_fields = ("kill_switch", "updated_at")
+
+    @admin.display(description="kill switch")
+    def kill_switch(self, obj: ArenaSettings) -> SafeString:
+        at, by = kill_switch_state()
+        if at is None:
+            return format_html('Not engaged. <a href="{}">Engage it…</a>', reverse("admin:arena_kill_switch"))
+        return format_html('Engaged on {} by {}: no real bot trades. <a href="{}">Release it…</a>',
+                           f"{at:%Y-%m-%d %H:%M}", by, reverse("admin:arena_kill_switch_release"))
+
+    def get_urls(self) -> list[Any]:
+        site = self.admin_site.admin_view  # staff only, CSRF-protected, never cached
+        return [
+            path("kill-switch/", site(self.kill_switch_view), name="arena_kill_switch"),
+            path("kill-switch/release/", site(self.kill_switch_release_view),
+                 name="arena_kill_switch_release"),
+            *super().get_urls(),
+        ]
+
+    def _switch_page(self, request: HttpRequest, form: forms.Form, **context: Any) -> HttpResponse:
+        at, by = kill_switch_state()
+        return TemplateResponse(request, "admin/arena/kill_switch.html", {
+            **self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+            "engaged_at": at, "engaged_by": by, **context,
+        })
+
+    def _switch_done(self, request: HttpRequest, form: forms.Form, act: Any) -> HttpResponse | None:
+        """Run ``act`` for a valid post; None (the page again, with the error) otherwise."""
+        if request.method != "POST" or not form.is_valid():
+            return None
+        try:
+            act(form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+            return None
+        return HttpResponseRedirect(reverse("admin:arena_arenasettings_changelist"))
+
+    def kill_switch_view(self, request: HttpRequest) -> HttpResponse:
+        if not getattr(request.user, "is_arena_admin", False):
+            raise PermissionDenied
+        form = KillSwitchForm(request.POST or None)
+
+        def engage(data: dict[str, Any]) -> None:
+            report = kill_switch_engage(actor=request.user, password=data["password"],
+                                        close_positions=data["close_positions"],
+                                        interface=Change.Interface.ADMIN)
+            self.message_user(request, f"Kill switch engaged: {len(report.paused)} real bot(s) paused.",
+                              messages.WARNING)
+            for bot_id, notes in report.closed.items():
+                self.message_user(request, f"Bot {bot_id}: {'; '.join(notes) or 'nothing to close'}.",
+                                  messages.INFO)
+
+        return self._switch_done(request, form, engage) or self._switch_page(
+            request, form, title="Engage the kill switch", submit_label="Engage the kill switch",
+            explanation="Every active real bot is paused and no real bot trades while the switch is engaged. "
+                        "Releasing it later leaves the bots paused: their owners resume them.")
+
+    def kill_switch_release_view(self, request: HttpRequest) -> HttpResponse:
+        if not getattr(request.user, "is_arena_admin", False):
+            raise PermissionDenied
+        form = KillSwitchReleaseForm(request.POST or None)
+
+        def release(data: dict[str, Any]) -> None:
+            kill_switch_release(actor=request.user, password=data["password"],
+                                interface=Change.Interface.ADMIN)
+            self.message_user(request, "Kill switch released: the real bots stay paused until their owners "
+                                       "resume them.", messages.SUCCESS)
+
+        return self._switch_done(request, form, release) or self._switch_page(
+            request, form, title="Release the kill switch", submit_label="Release the kill switch",
+            explanation="Real bots may trade again once their owners resume them.")
 
     def save_model(self, request: HttpRequest, obj: ArenaSettings, form: Any, change: bool) -> None:
         arena_settings_save(arena=obj)

@@ -144,6 +144,12 @@ class ArenaSettings(models.Model):
         "the live stream's public events (listed bots only, never reasoning unless published). "
         "Off: every page asks to sign in.",
     )
+    # The kill switch (arena.real): while engaged no real bot trades, whatever its pause
+    # flag says, until an admin releases it (both re-enter their password).
+    kill_switch_at = models.DateTimeField(null=True, blank=True, editable=False)
+    kill_switch_by = models.ForeignKey(
+        "arena.User", on_delete=models.SET_NULL, null=True, blank=True, editable=False,
+        related_name="+")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,6 +18,7 @@ from arena.models import ArenaSettings
 FUNDING_CHECK_SECONDS = 60
 RETENTION_SECONDS = 3600
 SUMMARY_CHECK_SECONDS = 600
+RECONCILE_SECONDS = 60  # real bots against their exchange
 
 
 def _jobs(arena: ArenaSettings) -> dict[str, tuple[str, int]]:
@@ -30,6 +31,7 @@ def _jobs(arena: ArenaSettings) -> dict[str, tuple[str, int]]:
         "arena: snapshot retention": ("arena.tasks.prune_snapshots", RETENTION_SECONDS),
         "arena: event retention": ("arena.tasks.prune_events", RETENTION_SECONDS),
         "arena: learning summaries": ("arena.tasks.summarize", SUMMARY_CHECK_SECONDS),
+        "arena: reconcile real bots": ("arena.tasks.reconcile_real", RECONCILE_SECONDS),
     }
 
 

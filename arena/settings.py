@@ -380,6 +380,8 @@ ARENA_FORCED_TURN_WAIT_SECONDS = env_int("ARENA_FORCED_TURN_WAIT_SECONDS", 600, 
 ARENA_ORDER_PREFIX = env_str("ARENA_ORDER_PREFIX", "arena")
 if not re.fullmatch(r"[A-Za-z0-9]{1,8}", ARENA_ORDER_PREFIX):
     raise ImproperlyConfigured(f"ARENA_ORDER_PREFIX={ARENA_ORDER_PREFIX!r} must be 1-8 letters or digits.")
+# Hosts a wallet's base URL may name over plain http (a venue on loopback; the tests' fake).
+ARENA_EXCHANGE_HTTP_HOSTS = [h for h in env_str("ARENA_EXCHANGE_HTTP_HOSTS").split(",") if h]
 # Every socket on /ws/arena/ gets a heartbeat event this often, so a browser can tell a
 # live stream from a dead one (and the consumer renews its channel-layer groups).
 ARENA_WS_HEARTBEAT_SECONDS = env_int("ARENA_WS_HEARTBEAT_SECONDS", 25, minimum=1)

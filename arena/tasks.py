@@ -19,6 +19,7 @@ from ledger.events import events_prune
 from ledger.retention import snapshots_prune
 from trading.services.funding import funding_due_apply
 from trading.services.market import market_refresh_and_trigger
+from trading.services.reconcile import reconcile_due
 from trading.services.snapshots import snapshots_take
 
 
@@ -75,3 +76,11 @@ def summarize_due() -> dict:
         if summary is not None:
             created.append(summary.pk)
     return {"created": created, "failed": failed}
+
+
+@shared_task(name="arena.tasks.reconcile_real", soft_time_limit=50, time_limit=60)
+def reconcile_real() -> dict:
+    """Every active real bot against its exchange (a run that cannot read it is "failed",
+    changes nothing, and the next minute tries again; two runs at once write nothing twice)."""
+    runs = reconcile_due(now=timezone.now())
+    return {str(run.bot_id): run.status for run in runs}

@@ -13,6 +13,7 @@ os.environ["ARENA_OUTBOUND_RESOLVER"] = "tests.offline_dns.resolve"
 
 from arena.settings import *  # noqa: E402,F403
 
+ARENA_EXCHANGE_HTTP_HOSTS = ["127.0.0.1"]  # the fake exchange (tests/fakes/exchange.py)
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = "memory://"

@@ -6,7 +6,6 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models
@@ -15,17 +14,18 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from bots.admin_forms import BotAdminForm
 from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersion
 from bots.services import (
     bot_create,
     bot_pause,
     bot_resume,
     bot_update,
-    bot_validate,
     provider_audited,
     provider_base_url_check,
     provider_change,
 )
+from bots.services.bots import bot_create_real
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
     WriteOnlySecretsAdminMixin,
@@ -40,6 +40,9 @@ from ledger.admin_tools import (
     secret_input,
 )
 from trading.encryption import is_set
+from trading.models import Reconciliation
+from trading.services.real import RealTradingError
+from trading.services.reconcile import reconcile_bot
 
 _bot, _owner = bot_columns("bot")
 
@@ -111,36 +114,6 @@ class LLMProviderAdmin(WriteOnlySecretsAdminMixin, admin.ModelAdmin):
         provider_change(obj, "updated" if change else "created", before)
 
 
-class BotAdminForm(forms.ModelForm):
-    # Blank takes the arena's paper or live default, as bot_create does.
-    initial_balance = forms.DecimalField(
-        required=False, max_digits=24, decimal_places=8, min_value=Decimal("0.00000001"),
-        help_text="USDT deposited into the new bot's account; blank for the arena default.",
-    )
-
-    class Meta:
-        model = Bot
-        fields = (
-            "owner", "name", "provider", "mode", "is_paused", "is_active", "initial_balance",
-            "prompt", "symbols", "sandbox_enabled", "avatar", "legacy_id",
-        )
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        # bot_create and bot_update apply the same rules, but only after the form has
-        # been accepted; checked here they come back as form errors, not a 500. (Without
-        # an owner or a provider the form has its required-field errors already.)
-        owner = cleaned.get("owner") or getattr(self.instance, "owner", None)
-        provider = cleaned.get("provider")
-        if owner and provider:
-            mode = cleaned.get("mode") if self.instance._state.adding else None
-            try:
-                bot_validate(owner=owner, provider=provider, mode=mode)
-            except ValidationError as exc:
-                self.add_error(None, exc)
-        return cleaned
-
-
 # An existing bot's fields shown read-only, and those the edit form sends to bot_update.
 _FIXED = ("owner", "mode", "initial_balance", "balance", "records", "created_at", "updated_at",
           "stats_reset_at")
@@ -163,15 +136,18 @@ class BotAdmin(admin.ModelAdmin):
     search_fields = ("name", "owner__username", "legacy_id")
     date_hierarchy = "created_at"
     ordering = ("owner__username", "name")
-    actions = ("pause", "resume", export_as_csv)
+    actions = ("pause", "resume", "reconcile", export_as_csv)
 
     def get_fieldsets(self, request: HttpRequest, obj: Bot | None = None) -> Any:
         main = ("owner", "name", "provider", "mode", "is_paused", "is_active", "initial_balance")
         fieldsets = [
             (None, {"fields": main}),
+            ("Real-money limits", {"fields": ("max_order_notional", "max_exposure")}),
             ("Prompt and options", {"fields": ("prompt", "symbols", "sandbox_enabled", "avatar",
                                                "legacy_id")}),
         ]
+        if obj is None:
+            fieldsets.insert(1, ("A real-money bot", {"fields": ("wallet", "password")}))
         if obj is not None:
             fieldsets.insert(1, ("Money and records", {"fields": ("balance", "records")}))
             fieldsets.append(("Dates", {"fields": ("created_at", "updated_at", "stats_reset_at")}))
@@ -187,6 +163,7 @@ class BotAdmin(admin.ModelAdmin):
     def get_form(self, request: HttpRequest, obj: Bot | None = None, change: bool = False,
                  **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change=change, **kwargs)
+        form.acting_user = request.user  # a new real bot is confirmed with the admin's own password
         field = form.base_fields.get("provider")
         if field is not None:
             field.queryset = self._provider_choices(obj)
@@ -207,25 +184,31 @@ class BotAdmin(admin.ModelAdmin):
             changed = {name: getattr(obj, name) for name in form.changed_data if name in _EDITABLE}
             bot_update(bot=obj, **changed)
             return
-        created = self._create(obj, form.cleaned_data)
+        created = self._create(obj, form.cleaned_data, request)
         # The admin goes on to log and redirect with ``obj``: make it the saved row.
         obj.pk = created.pk
         obj.initial_balance = created.initial_balance
         obj._state.adding = False
         obj._state.db = created._state.db
 
-    def _create(self, obj: Bot, data: dict[str, Any]) -> Bot:
+    def _create(self, obj: Bot, data: dict[str, Any], request: HttpRequest) -> Bot:
         options: dict[str, Any] = {
             "symbols": obj.symbols,
             "sandbox_enabled": obj.sandbox_enabled,
             "is_paused": obj.is_paused,
             "is_active": obj.is_active,
             "legacy_id": obj.legacy_id,
+            "max_order_notional": obj.max_order_notional,
+            "max_exposure": obj.max_exposure,
         }
-        if data.get("initial_balance") is not None:
-            options["initial_balance"] = data["initial_balance"]
         if data.get("avatar"):
             options["avatar"] = data["avatar"]
+        if obj.mode == Bot.Mode.REAL:
+            return bot_create_real(owner=obj.owner, password=data.get("password", ""), wallet=data["wallet"],
+                                   name=obj.name, prompt=obj.prompt, provider=obj.provider,
+                                   confirmed_by=request.user, **options)
+        if data.get("initial_balance") is not None:
+            options["initial_balance"] = data["initial_balance"]
         return bot_create(
             owner=obj.owner, name=obj.name, prompt=obj.prompt, provider=obj.provider,
             mode=obj.mode, **options,
@@ -275,6 +258,22 @@ class BotAdmin(admin.ModelAdmin):
             count += 1
         verb = "Paused" if paused else "Resumed"
         self.message_user(request, f"{verb} {count} bot(s).", messages.SUCCESS)
+
+    @admin.action(description="Reconcile with the exchange now (real bots)", permissions=["change"])
+    def reconcile(self, request: HttpRequest, queryset: QuerySet) -> None:
+        skipped = queryset.exclude(mode=Bot.Mode.REAL).count()
+        if skipped:
+            self.message_user(request, f"Skipped {skipped} paper bot(s): only real bots are reconciled.",
+                              messages.WARNING)
+        for bot in queryset.filter(mode=Bot.Mode.REAL).order_by("pk"):
+            try:
+                run = reconcile_bot(bot=bot, trigger=Reconciliation.Trigger.ADMIN)
+            except RealTradingError as exc:
+                self.message_user(request, f"{bot.name}: {exc}", messages.ERROR)
+                continue
+            level = messages.SUCCESS if run.status == Reconciliation.Status.AGREED else messages.WARNING
+            self.message_user(request, format_html("{}: {} {}", bot.name, run.get_status_display(),
+                                                   change_link(run, "(the run)")), level)
 
 
 @admin.register(Decision)

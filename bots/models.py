@@ -131,6 +131,14 @@ class Bot(models.Model):
         default=False, help_text="Let the model call analysis tools before deciding."
     )
     avatar = models.FileField(upload_to="avatars/", blank=True)
+    # Real-money limits, checked before an order is sent (any mode): the notional of one
+    # opening order, and of every open position together. Empty means no limit.
+    max_order_notional = models.DecimalField(
+        max_digits=24, decimal_places=8, null=True, blank=True,
+        help_text="The largest notional (USDT) one opening order may have; empty = no limit.")
+    max_exposure = models.DecimalField(
+        max_digits=24, decimal_places=8, null=True, blank=True,
+        help_text="The largest notional (USDT) of all open positions together; empty = no limit.")
     # Who else sees the bot (DESIGN.md, "Who sees what"): a listed bot's results are public;
     # its prompt, reasoning and learning summary only if the owner publishes them.
     is_listed = models.BooleanField(default=True, help_text="Shown on the leaderboard and public pages.")

@@ -161,6 +161,20 @@ class MarketPrices(TypedDict):
     at: str
 
 
+class ReconciliationDone(TypedDict):
+    bot: int
+    reconciliation: int
+    status: str  # agreed, differences, failed
+    open_discrepancies: int
+    at: str
+
+
+class KillSwitch(TypedDict):
+    engaged: bool
+    at: str
+    by: str  # the admin's display name
+
+
 PUBLIC, OWNER = "public", "owner"
 
 # type → (data, audience). Durable unless listed in TICKS.
@@ -183,6 +197,8 @@ EVENT_TYPES: dict[str, tuple[type, str]] = {
     "bot_resumed": (BotChanged, OWNER),
     "bot_reset": (BotChanged, OWNER),
     "market_prices": (MarketPrices, PUBLIC),
+    "reconciliation": (ReconciliationDone, OWNER),
+    "kill_switch": (KillSwitch, PUBLIC),
 }
 TICKS = frozenset({"market_prices"})
 

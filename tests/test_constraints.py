@@ -25,7 +25,17 @@ from bots.models import Bot, Decision, LearningSummary, LLMProvider, PromptVersi
 from ledger.models import Change, Entry, Snapshot
 from ledger.rollup_models import RUN_FIRST, BotDay
 from tests.schema import drop_constraints
-from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
+from trading.models import (
+    Candle,
+    Cooldown,
+    Discrepancy,
+    ExchangeIncome,
+    Market,
+    Position,
+    Reconciliation,
+    Trade,
+    Wallet,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -160,6 +170,25 @@ def twice(make: Callable[[], object]) -> None:
     make()
 
 
+def reconciliation(w: World, **over: Any) -> Reconciliation:
+    wallet = Wallet.objects.filter(owner=w.user).first() or Wallet.objects.create(owner=w.user)
+    return Reconciliation.objects.create(**{"bot": w.bot, "wallet": wallet, "trigger": "api",
+                                            "started_at": NOW, **over})
+
+
+def discrepancy(w: World, **over: Any) -> Discrepancy:
+    run = over.pop("reconciliation", None) or reconciliation(w)
+    return Discrepancy.objects.create(**{"bot": w.bot, "reconciliation": run, "kind": "balance", "key": "k",
+                                         "detail": "d", "created_at": NOW, **over})
+
+
+def income(w: World, **over: Any) -> ExchangeIncome:
+    wallet = Wallet.objects.filter(owner=w.user).first() or Wallet.objects.create(owner=w.user)
+    return ExchangeIncome.objects.create(**{"wallet": wallet, "bot": w.bot, "tran_id": "1",
+                                            "income_type": "TRANSFER", "amount": D("1"), "asset": "USDT",
+                                            "time": NOW, **over})
+
+
 # One bad row (or a duplicate pair) per constraint ----------------------------------------
 
 BAD_ROWS: dict[str, Callable[[World], object]] = {
@@ -208,6 +237,12 @@ BAD_ROWS: dict[str, Callable[[World], object]] = {
     "trading_market_sizes_positive": lambda w: market(step_size=D("-1")),
     "trading_market_max_leverage_range": lambda w: market(max_leverage=201),
     "trading_wallet_exchange_valid": lambda w: Wallet.objects.create(owner=w.user, exchange="kraken"),
+    "trading_reconciliation_status_valid": lambda w: reconciliation(w, status="fine"),
+    "trading_reconciliation_trigger_valid": lambda w: reconciliation(w, trigger="whim"),
+    "trading_discrepancy_once_per_thing": lambda w: twice(lambda: discrepancy(w, key="balance:1")),
+    "trading_discrepancy_kind_valid": lambda w: discrepancy(w, kind="vibes"),
+    "trading_discrepancy_resolution_said": lambda w: discrepancy(w, resolved_at=NOW, resolution=""),
+    "trading_income_once_per_tran": lambda w: twice(lambda: income(w, tran_id="7")),
     "trading_position_side_valid": lambda w: position(w, side="UP"),
     "trading_position_status_valid": lambda w: position(w, **closed(status="frozen")),
     "trading_position_leverage_range": lambda w: position(w, leverage=0),

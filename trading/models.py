@@ -1,16 +1,21 @@
-"""What happens in the market: markets, exchange wallets, positions and trades."""
+"""What happens in the market: markets, positions and trades (exchange wallets and what
+reconciliation finds are in ``trading.live_models``, re-exported here)."""
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
-from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
 from ledger.models import MONEY
-from trading.encryption import EncryptedSecret
+from trading.live_models import (  # noqa: F401 (re-exported: the app's models)
+    CONDITIONAL_APIS,
+    EXCHANGE_BASE_URLS,
+    Discrepancy,
+    ExchangeIncome,
+    Reconciliation,
+    Wallet,
+    https_base_url,
+)
 
 # Money in USDT is the ledger's; prices and quantities carry more places for sub-cent coins.
 PRICE = {"max_digits": 30, "decimal_places": 12}
@@ -70,72 +75,6 @@ class Market(models.Model):
 
     def __str__(self) -> str:
         return self.symbol
-
-
-# The USD-M futures REST base of each exchange, used when a wallet names none.
-EXCHANGE_BASE_URLS = {
-    "binance": "https://fapi.binance.com",
-    "binance_testnet": "https://testnet.binancefuture.com",
-    "aster": "https://fapi.asterdex.com",
-}
-
-
-def https_base_url(value: str) -> None:
-    """A wallet's REST base: https (the keys sign every request sent there), a host, and no
-    credentials, query or fragment (the base is shown to its owner and joined to paths)."""
-    parts = urlsplit(value)
-    if parts.scheme != "https" or not parts.hostname:
-        raise ValidationError("Use an https:// URL, or leave it blank for the exchange's default.")
-    if parts.username or parts.password or parts.query or parts.fragment:
-        raise ValidationError("A base URL has no user name, password, query or fragment.")
-
-
-class Wallet(models.Model):
-    """Keys to a real exchange account, encrypted at rest, optionally tied to one bot."""
-
-    class Exchange(models.TextChoices):
-        BINANCE = "binance", "Binance USDT-M"
-        BINANCE_TESTNET = "binance_testnet", "Binance USDT-M testnet"
-        ASTER = "aster", "Aster DEX"
-
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="wallets"
-    )
-    bot = models.OneToOneField(
-        "bots.Bot", on_delete=models.SET_NULL, null=True, blank=True, related_name="wallet"
-    )
-    exchange = models.CharField(max_length=32, choices=Exchange.choices, default=Exchange.BINANCE)
-    base_url = models.URLField(
-        max_length=500, blank=True, validators=[https_base_url],
-        help_text="Any Binance-compatible REST base (https); blank = the exchange's default.",
-    )
-    label = models.CharField(max_length=100, blank=True)
-    api_key_encrypted = models.TextField(blank=True, default="", editable=False)
-    api_secret_encrypted = models.TextField(blank=True, default="", editable=False)
-    api_key = EncryptedSecret("api_key_encrypted")
-    api_secret = EncryptedSecret("api_secret_encrypted")
-    key_needs_reentry = models.BooleanField(default=False)
-    address = models.CharField(max_length=200, blank=True)
-    is_active = models.BooleanField(default=True)
-    legacy_id = models.CharField(max_length=64, unique=True, null=True, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(exchange__in=["binance", "binance_testnet", "aster"]),
-                name="trading_wallet_exchange_valid",
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return self.label or f"{self.get_exchange_display()} wallet {self.pk}"
-
-    @property
-    def base_url_effective(self) -> str:
-        """Where this wallet's orders go: its own base, else its exchange's."""
-        return self.base_url.rstrip("/") or EXCHANGE_BASE_URLS[self.exchange]
 
 
 # The positions the paper engine owns: those of bots in paper mode (``bots.Bot.mode``;
@@ -279,6 +218,9 @@ class Trade(models.Model):
     # id, so a retried or redelivered task finds its trade instead of writing another.
     # Null for imported legacy trades, which had none.
     client_order_id = models.CharField(max_length=36, unique=True, null=True, blank=True, editable=False)
+    # The exchange's ids of the fills that made this trade (real bots): the income records
+    # the exchange reports for them (commission, realized PnL) are explained by this trade.
+    exchange_trade_ids = models.JSONField(default=list, blank=True, editable=False)
 
     class Meta:
         constraints = [

@@ -25,6 +25,7 @@ from arena.api.markets import MarketViewSet
 from arena.api.moderation import ModeratedBotViewSet, ModeratedUserViewSet
 from arena.api.providers import ProviderViewSet
 from arena.api.public import PublicBotViewSet
+from arena.api.real import KillSwitchView, RealTradingView
 from arena.api.settings import SettingsMetadataView, SettingsResetView, SettingsView
 from arena.api.wallets import WalletViewSet
 
@@ -72,5 +73,7 @@ urlpatterns = [
          name="analytics-aggregate-by-symbol"),
     path("analytics/llm-usage/", LlmUsageView.as_view(), name="analytics-llm-usage"),
     path("leaderboard/", LeaderboardView.as_view(), name="leaderboard"),
+    path("real-trading/", RealTradingView.as_view(), name="real-trading"),
+    path("real-trading/kill-switch/", KillSwitchView.as_view(), name="real-trading-kill-switch"),
     *router.urls,
 ]

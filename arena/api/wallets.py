@@ -2,13 +2,16 @@
 secret are write-only: no response, log or error holds any of them; a response says only
 whether each is stored. Scoped to the owner (admins see all): another user's wallet is a
 404. A wallet's bot is set and cleared with ``bot`` (``trading.services.wallet_attach`` /
-``wallet_detach``)."""
+``wallet_detach``). ``verify/`` checks the keys on the exchange (``wallet_verify``): a real
+bot trades only with a verified wallet."""
 from __future__ import annotations
 
 import django_filters
 from django.db import transaction
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +23,7 @@ from bots.selectors import bots_of
 from trading import services as trading_services
 from trading.models import Wallet
 from trading.selectors import wallets_of
+from trading.services.real import wallet_verify
 
 
 def _no_spaces_or_markup(value: str) -> str:
@@ -53,15 +57,28 @@ class WalletSerializer(StrictModelSerializer):
                                     validators=[_no_spaces_or_markup],
                                     help_text="The account's on-chain address, where the exchange has one.")
     owner = serializers.IntegerField(source="owner_id", read_only=True)
+    verified_at = serializers.DateTimeField(
+        read_only=True, allow_null=True,
+        help_text="When a signed read on the exchange last succeeded with these keys; null: not verified (or "
+                  "the keys or base URL changed since).")
+    verify_error = serializers.CharField(read_only=True, help_text="Why the last verification failed.")
+    withdrawals_enabled = serializers.BooleanField(
+        read_only=True, allow_null=True,
+        help_text="What the exchange reports of the keys' withdrawal permission; null: not reported.")
+    verified_balance = serializers.DecimalField(
+        max_digits=24, decimal_places=8, read_only=True, allow_null=True,
+        help_text="The USDT balance the exchange reported at verification: a new real bot starts with it.")
 
     class Meta:
         model = Wallet
         fields = [
             "id", "exchange", "label", "base_url", "base_url_effective", "api_key", "api_secret",
             "has_api_key", "has_api_secret", "key_needs_reentry", "bot", "address", "is_active", "owner",
-            "created_at", "updated_at",
+            "verified_at", "verify_error", "withdrawals_enabled", "verified_balance", "created_at",
+            "updated_at",
         ]
-        read_only_fields = ["id", "key_needs_reentry", "is_active", "owner", "created_at", "updated_at"]
+        read_only_fields = ["id", "key_needs_reentry", "is_active", "owner", "verified_at", "verify_error",
+                            "withdrawals_enabled", "verified_balance", "created_at", "updated_at"]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -153,3 +170,15 @@ class WalletViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def destroy(self, request: Request, pk=None) -> Response:
         trading_services.wallet_delete(wallet=self.get_object())
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Verify the wallet's keys on its exchange (a signed read)",
+        description="Reads the balance, the keys' permissions and the position mode. Refused (400, the "
+                    "reason also kept as `verify_error`) when the keys fail, may withdraw, or the account "
+                    "is in hedge mode. A real bot trades only with a verified wallet.",
+        request=None, responses={200: WalletSerializer, 400: ERROR, 404: ERROR},
+    )
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def verify(self, request: Request, pk=None) -> Response:
+        wallet = wallet_verify(wallet=self.get_object(), now=timezone.now())
+        return Response(WalletSerializer(self._fresh(wallet)).data)

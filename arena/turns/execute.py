@@ -123,7 +123,7 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
     actions = list(call.actions)
     settings = risk_settings()  # one read for all the bot's actions
     try:  # the broker by the bot's mode
-        venue = Venue(broker_for(mode=bot.mode, settings=settings) if actions else None, settings)
+        venue = Venue(broker_for(mode=bot.mode, settings=settings, bot=bot) if actions else None, settings)
     except PositionError as exc:
         failure, actions = f"nothing was executed: {exc}", []
         outcome.rejected.append(failure)
@@ -136,6 +136,8 @@ def decision_execute(*, bot: Bot, turn: Any, call: ModelCall, now: datetime,
             outcome.rejected.append(f"decision {index} ({action.action}): {failure}; the actions after it "
                                     "were not executed, the ones before it stand")
             break
+    if actions and hasattr(venue.broker, "close"):
+        venue.broker.close()  # an exchange broker's connections
     with transaction.atomic():
         decision.notes = [*call.notes, *outcome.executed, *outcome.rejected, *outcome.notes]
         fields = ["notes"]

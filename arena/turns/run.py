@@ -27,7 +27,6 @@ from datetime import datetime
 
 import httpx
 from asgiref.sync import async_to_sync, sync_to_async
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -40,10 +39,12 @@ from arena.turns.lease import Lease, turn_clock, turns_abandoned_fail
 from arena.turns.notify import bot_turn_event, turn_event
 from bots.models import Bot
 from trading.feeds import Feed
-from trading.models import Wallet
+from trading.models import Reconciliation
 from trading.outbound_transport import PinnedAsyncTransport
 from trading.selectors import markets_unfresh, outbound_policy
 from trading.services.market import market_refresh_and_trigger
+from trading.services.real import real_trading_refusal
+from trading.services.reconcile import reconcile_bot
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ def turn_market_check(*, bots: list[Bot], arena: ArenaSettings, now: datetime, r
                       feed: Feed | None = None) -> dict[str, str]:
     """Make sure the paper bots' symbols have fresh prices at ``now``: refresh the market
     first when any is missing or old (and ``refresh``). Returns what is still not fresh."""
-    symbols = sorted({s for bot in bots if bot.mode == Bot.Mode.PAPER for s in bot_symbols(bot, arena)})
+    symbols = sorted({s for bot in bots for s in bot_symbols(bot, arena)})
     unfresh = markets_unfresh(symbols=symbols, now=now, max_age_seconds=market_max_age(arena))
     if unfresh and refresh:
         summary = market_refresh_and_trigger(feed=feed, now=now)
@@ -88,18 +89,22 @@ def turn_market_check(*, bots: list[Bot], arena: ArenaSettings, now: datetime, r
     return unfresh
 
 
-def real_mode_reason(bot: Bot) -> str:
-    """Why a real-money bot is not traded in this turn. Never on paper: a user who chose
-    real money must not see invented fills."""
-    if not settings.REAL_TRADING_ENABLED:
-        return "real trading is not enabled on this arena (REAL_TRADING_ENABLED is off), so this real " \
-               "bot is not traded; it is never traded on paper instead"
-    wallet = Wallet.objects.filter(bot=bot, is_active=True).first()
-    if wallet is None:
-        return "this real bot has no active exchange wallet: attach one with its API keys"
-    if wallet.key_needs_reentry or not wallet.api_key_encrypted or not wallet.api_secret_encrypted:
-        return f"the API key and secret of wallet {wallet.label or wallet.pk!s} must be entered (again)"
-    return "this arena cannot place exchange orders yet, so real bots are not traded (never on paper)"
+def real_mode_reason(bot: Bot, arena: ArenaSettings, now: datetime) -> str:
+    """Why a real-money bot is not traded in this turn (never on paper: a user who chose
+    real money must not see invented fills), or "". Real trading on, no kill switch, a
+    wallet that may trade, and an exchange that answers: the turn first reconciles the bot
+    with it, so the prompt shows what the exchange holds now."""
+    if arena.kill_switch_at is not None:
+        who = arena.kill_switch_by.get_username() if arena.kill_switch_by else "an admin"
+        when = f"{arena.kill_switch_at:%Y-%m-%d %H:%M} UTC"
+        return f"the kill switch was engaged at {when} by {who}: no real bot trades"
+    refusal = real_trading_refusal(bot)
+    if refusal:
+        return refusal
+    run = reconcile_bot(bot=bot, trigger=Reconciliation.Trigger.TURN, now=now)
+    if run.status == Reconciliation.Status.FAILED:
+        return f"not traded blind: {run.error}"
+    return ""
 
 
 def _market_reason(bot: Bot, arena: ArenaSettings, unfresh: dict[str, str], refresh: bool) -> str:
@@ -193,7 +198,7 @@ def _claim_and_prepare(candidates: list[Bot], taken: dict[int, str], turn: Turn,
     for bot in candidates:
         if taken.get(bot.pk) not in _CLAIMABLE:
             continue  # already run (or running) in this turn
-        reason = (real_mode_reason(bot) if bot.mode == Bot.Mode.REAL
+        reason = (real_mode_reason(bot, arena, now) if bot.mode == Bot.Mode.REAL
                   else _market_reason(bot, arena, unfresh, refresh))
         if reason:
             mine[bot.pk] = _bot_turn_row(turn, bot, BotTurn.Status.SKIPPED, now, reason)

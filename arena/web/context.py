@@ -6,6 +6,7 @@ from django.http import HttpRequest
 
 from arena.api.base import is_admin
 from arena.models import ArenaSettings
+from arena.web.real.reads import kill_state
 
 # (path, label, who sees it): "all", "user" (signed in) or "admin".
 MENU = [
@@ -32,6 +33,8 @@ def nav(request: HttpRequest) -> dict:
         if who == "all" or (who == "user" and signed_in) or (who == "admin" and admin)
     ]
     return {"menu": items, "signed_in": signed_in, "is_arena_admin": admin,
+            # The kill switch's banner, on every page of a signed-in user (base.html).
+            "kill": kill_state() if signed_in else None,
             "real_trading_enabled": settings.REAL_TRADING_ENABLED,
             # A private arena refuses anonymous sockets: its sign-in pages open none.
             "stream_open": signed_in or ArenaSettings.load().public_arena}

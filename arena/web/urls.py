@@ -1,7 +1,7 @@
 """Every page's route, one list per area (each area's module owns its ``urlpatterns``)."""
 from __future__ import annotations
 
-from arena.web import accounts, boards, bot_page, dashboard, editor, keys, manage
+from arena.web import accounts, boards, bot_page, dashboard, editor, keys, manage, real
 
 app_name = "web"
 urlpatterns = [
@@ -12,4 +12,5 @@ urlpatterns = [
     *accounts.urlpatterns,  # /login/, /logout/, /register/, /recover/, /account/
     *keys.urlpatterns,  # /providers/, /wallets/
     *manage.urlpatterns,  # /manage/: users and arena settings
+    *real.urlpatterns,  # the kill switch (/manage/kill-switch/), a real bot's reconciliations
 ]

@@ -17,19 +17,20 @@ from ledger.changes import change_actor, change_record, fields_of
 from ledger.events import event_append
 from ledger.models import Account, Entry
 from ledger.services import account_open, entry_post, money
-from trading.models import CloseReason
+from trading.models import CloseReason, Wallet
 from trading.selectors import open_positions
-from trading.services import position_close
+from trading.services import position_close, wallet_attach
+from trading.services.real import wallet_real_refusal
 
 _BOT_OPTIONS = {
     "initial_balance", "symbols", "sandbox_enabled", "is_paused", "is_active", "legacy_id",
-    "avatar", "created_at", "is_listed", "reasoning_public",
+    "avatar", "created_at", "is_listed", "reasoning_public", "max_order_notional", "max_exposure",
 }
 # What bot_update may change. Owner, mode and initial balance are fixed at creation: the
 # funded account and the REAL_TRADING_ENABLED check rest on them.
 _BOT_UPDATABLE = {
     "name", "prompt", "provider", "symbols", "sandbox_enabled", "is_paused", "is_active",
-    "legacy_id", "avatar", "is_listed", "reasoning_public",
+    "legacy_id", "avatar", "is_listed", "reasoning_public", "max_order_notional", "max_exposure",
 }
 
 
@@ -37,7 +38,11 @@ _BOT_UPDATABLE = {
 BOT_AUDITED = [
     "name", "prompt", "provider", "mode", "symbols", "sandbox_enabled", "is_paused", "is_active",
     "is_listed", "reasoning_public", "unlisted_reason", "avatar", "initial_balance", "legacy_id",
+    "max_order_notional", "max_exposure",
 ]
+# The real-money limits: positive, or None for no limit (trading checks them before an order).
+BOT_LIMITS = ("max_order_notional", "max_exposure")
+PASSWORD_WRONG = "The password is not right."
 
 
 def _bot_change(bot: Bot, action: str, before: dict[str, Any] | None, now: datetime | None = None) -> None:
@@ -76,6 +81,13 @@ def bot_validate(*, owner: Any, provider: LLMProvider, mode: str | None = None) 
         raise ValidationError(errors)
 
 
+def limits_errors(values: dict[str, Any]) -> dict[str, str]:
+    """Each real-money limit in ``values`` that is set but not positive, with why (a zero
+    limit would refuse every order: pausing the bot says that more plainly)."""
+    return {name: "A limit is a positive amount of USDT; leave it empty for no limit."
+            for name in BOT_LIMITS if values.get(name) is not None and Decimal(values[name]) <= 0}
+
+
 def bot_create(
     *,
     owner: Any,
@@ -89,12 +101,22 @@ def bot_create(
 
     ``initial_balance`` defaults to the arena settings' paper or live balance.
     Other options: symbols, sandbox_enabled, is_paused, is_active, legacy_id,
-    avatar, created_at. Raises ``ValidationError`` for anything invalid.
+    avatar, created_at, max_order_notional, max_exposure. Raises ``ValidationError``
+    for anything invalid. A person making a real bot goes through ``bot_create_real``.
     """
+    return _bot_create(owner=owner, name=name, prompt=prompt, provider=provider, mode=mode,
+                       action="created", **options)
+
+
+def _bot_create(*, owner: Any, name: str, prompt: str, provider: LLMProvider, mode: str, action: str,
+                **options: Any) -> Bot:
     unknown = set(options) - _BOT_OPTIONS
     if unknown:
         raise TypeError(f"bot_create() got unknown options: {', '.join(sorted(unknown))}")
     bot_validate(owner=owner, provider=provider, mode=mode)
+    limits = limits_errors(options)
+    if limits:
+        raise ValidationError(limits)
     if "initial_balance" not in options:
         options["initial_balance"] = initial_balance_default(mode=mode)
     options["initial_balance"] = Decimal(options["initial_balance"])
@@ -106,7 +128,64 @@ def bot_create(
         bot.save(update_fields=["prompt_version"])
         account_open(bot=bot, deposit=bot.initial_balance)
         _bot_event("bot_created", bot)
-        _bot_change(bot, "created", None)
+        _bot_change(bot, action, None)
+    return bot
+
+
+def _real_wallet_refusal(owner: Any, wallet: Wallet | None) -> str | None:
+    if wallet is not None and wallet.owner_id != owner.pk:
+        return "This wallet belongs to another user."
+    refusal = wallet_real_refusal(wallet)
+    if refusal is None and wallet.bot_id is not None:
+        return "This wallet already trades for another bot: choose a free one."
+    if refusal is None and (wallet.verified_balance is None or wallet.verified_balance <= 0):
+        return ("The wallet's exchange account holds no USDT: a real bot starts with the balance the "
+                "exchange reports.")
+    return refusal
+
+
+def bot_real_validate(*, owner: Any, password: str, wallet: Wallet | None, confirmed_by: Any = None) -> None:
+    """The rules of going real that are about the person and the wallet: ``confirmed_by``
+    (default: the owner; an admin making the bot for someone types their own) re-entered
+    their password, and the wallet is the owner's, free, verified and allowed to trade
+    (``wallet_real_refusal``). Raises ``ValidationError`` on "password" and "wallet"; the
+    password itself is never in it. Forms call it first; ``bot_create_real`` applies it."""
+    errors: dict[str, str] = {}
+    checker = confirmed_by or owner
+    if not password or not checker.check_password(password):
+        errors["password"] = PASSWORD_WRONG
+    refusal = _real_wallet_refusal(owner, wallet)
+    if refusal:
+        errors["wallet"] = refusal
+    if errors:
+        raise ValidationError(errors)
+
+
+def bot_create_real(
+    *, owner: Any, password: str, wallet: Wallet, name: str, prompt: str, provider: LLMProvider,
+    confirmed_by: Any = None, **options: Any,
+) -> Bot:
+    """Create a real-money bot for ``owner`` trading with ``wallet``, as a person asks for
+    one: every bot's rules (REAL_TRADING_ENABLED among them) and ``bot_real_validate``.
+    Its starting balance is what the exchange reported when the wallet was verified, not
+    the arena's default: its account mirrors real money. On the audit trail as
+    "created_real" (mode and balance in it), then the wallet as "attached"."""
+    if "initial_balance" in options:
+        raise TypeError("bot_create_real() takes its initial balance from the wallet")
+    bot_validate(owner=owner, provider=provider, mode=Bot.Mode.REAL)
+    bot_real_validate(owner=owner, password=password, wallet=wallet, confirmed_by=confirmed_by)
+    with transaction.atomic():
+        # Every wallet on the same exchange account, locked in id order, then checked again:
+        # two requests cannot both find the account free and start two real bots on it.
+        same_account = Wallet.objects.filter(account_fingerprint=wallet.account_fingerprint)
+        rows = {row.pk: row for row in same_account.select_for_update().order_by("pk")}
+        row = rows.get(wallet.pk) or Wallet.objects.select_for_update().get(pk=wallet.pk)
+        refusal = _real_wallet_refusal(owner, row)
+        if refusal:
+            raise ValidationError({"wallet": refusal})
+        bot = _bot_create(owner=owner, name=name, prompt=prompt, provider=provider, mode=Bot.Mode.REAL,
+                          action="created_real", initial_balance=row.verified_balance, **options)
+        wallet_attach(wallet=row, bot=bot)
     return bot
 
 
@@ -125,6 +204,9 @@ def bot_update(*, bot: Bot, **changes: Any) -> Bot:
         for name, value in changes.items():
             setattr(row, name, value)
         bot_validate(owner=row.owner, provider=row.provider)
+        limits = limits_errors({name: getattr(row, name) for name in BOT_LIMITS})
+        if limits:
+            raise ValidationError(limits)
         row.full_clean()
         fields = [*changes, "updated_at"]
         if row.prompt != before["prompt"]:

@@ -34,7 +34,17 @@ from ledger.admin_tools import csv_cell, decimal_display
 from ledger.events import event_append
 from ledger.models import Account, Entry, Snapshot
 from ledger.services import entry_post
-from trading.models import Candle, Cooldown, Market, Position, Trade, Wallet
+from trading.models import (
+    Candle,
+    Cooldown,
+    Discrepancy,
+    ExchangeIncome,
+    Market,
+    Position,
+    Reconciliation,
+    Trade,
+    Wallet,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -122,6 +132,16 @@ def world(user, bot, openai_provider) -> World:
     wallet.api_secret = WALLET_SECRET
     wallet.save()
     cooldown = Cooldown.objects.create(bot=bot, symbol="ETHUSDT", until=T0 + timedelta(minutes=30))
+    run = Reconciliation.objects.create(bot=bot, wallet=wallet, trigger="schedule", status="differences",
+                                        started_at=T0, finished_at=T0, exchange_balance=Decimal("9999.5"),
+                                        ledger_balance=Decimal("9999.50274617"))
+    flag = Discrepancy.objects.create(bot=bot, reconciliation=run, kind="balance", key=f"balance:{run.pk}",
+                                      detail="The exchange reports 9999.5 USDT",
+                                      amount=Decimal("-0.00274617"),
+                                      created_at=T0)
+    ExchangeIncome.objects.create(wallet=wallet, bot=bot, tran_id="77", income_type="COMMISSION",
+                                  symbol="BTCUSDT", amount=Decimal("-0.49725383"), asset="USDT", time=T0,
+                                  exchange_trade_id="5", trade=trade, discrepancy=flag)
     token_create(user=user, name="backtest script")
     LearningSummary.objects.create(
         bot=bot, summary="BTC longs with a 2% stop worked.", covers_from=T0, covers_to=T0,

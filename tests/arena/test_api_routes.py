@@ -14,7 +14,7 @@ from bots.models import Bot
 from bots.services import bot_create, provider_create
 from ledger.models import Change
 from tests.arena.api_helpers import client_for
-from trading.models import Market
+from trading.models import Discrepancy, Market, Reconciliation
 from trading.services import position_open, wallet_create
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +66,11 @@ def world(user, other_user):
                                  now=timezone.now()).position
         wallet = wallet_create(owner=who, exchange="binance", api_key=SECRET, api_secret=SECRET,
                                base_url="https://fapi.x.example")
+        run = Reconciliation.objects.create(bot=bot, wallet=wallet, trigger="api", started_at=timezone.now())
+        flag = Discrepancy.objects.create(bot=bot, reconciliation=run, kind="balance", key="k", detail="d",
+                                          created_at=timezone.now())
         objects[who.pk] = {"id": None, "bot": bot.pk, "provider": provider.pk, "position_id": position.pk,
-                           "wallet": wallet.pk}
+                           "wallet": wallet.pk, "discrepancy_id": flag.pk}
         objects[who.pk]["user"] = who.pk
         objects[who.pk]["change"] = Change.objects.filter(owner=who).latest("id").pk
     return objects

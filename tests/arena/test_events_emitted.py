@@ -224,6 +224,31 @@ def test_a_forced_turn_queued_for_a_worker_tells_everyone_and_the_owner(bot, use
     assert told.user_id == user.pk and told.data["status"] == "queued"
 
 
+
+@pytest.mark.django_db
+def test_a_reconciliation_tells_the_owner_and_the_kill_switch_everyone(user, provider, admin_user, settings):
+    from arena.real import kill_switch_engage, kill_switch_release
+    from tests.arena.conftest import free_port
+    from trading.models import Wallet
+    from trading.services.reconcile import reconcile_bot
+
+    settings.REAL_TRADING_ENABLED = True
+    bot = bot_create(owner=user, name="real", prompt="p", provider=provider, mode="real")
+    wallet = Wallet(owner=user, bot=bot, base_url=f"http://127.0.0.1:{free_port()}")  # nothing listens
+    wallet.api_key, wallet.api_secret = "k", "s"
+    wallet.save()
+    run = reconcile_bot(bot=bot, trigger="api")
+    told = only("reconciliation")
+    assert told.user_id == user.pk and told.bot_id == bot.pk
+    assert told.data == {"bot": bot.pk, "reconciliation": run.pk, "status": "failed", "open_discrepancies": 0,
+                         "at": told.data["at"]}
+
+    kill_switch_engage(actor=admin_user, password="root-pass-123", close_positions=False, interface="api")
+    kill_switch_release(actor=admin_user, password="root-pass-123", interface="api")
+    engaged, released = emitted("kill_switch")
+    assert engaged.user_id is None and engaged.data["engaged"] is True and engaged.data["by"]
+    assert released.data["engaged"] is False
+
 def test_every_event_type_is_emitted_by_a_test_here():
     """Each durable type in ``EVENT_TYPES`` has an emitting test in this module."""
     source = open(__file__).read()

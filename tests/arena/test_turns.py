@@ -382,10 +382,10 @@ def test_a_bot_whose_second_action_fails_keeps_its_first_and_says_so(user, fake,
 
 
 @pytest.mark.django_db
-def test_a_real_bot_that_reaches_execution_has_no_broker_and_nothing_is_placed(bot):
-    """The turn skips real bots before their model is called; should one reach execution (a
-    mode switched mid-turn), its broker is chosen by its mode, there is none, and the
-    decision says so instead of trading real money on paper."""
+def test_a_real_bot_that_reaches_execution_without_a_wallet_places_nothing(bot):
+    """The turn skips real bots that may not trade before their model is called; should one
+    reach execution (a mode switched mid-turn), its broker is its exchange's, it has no
+    wallet, and the decision says so instead of trading real money on paper."""
     refresh()
     bot.mode = "real"
     call = ModelCall(prompt="p", raw_response="r", model="m",
@@ -393,6 +393,6 @@ def test_a_real_bot_that_reaches_execution_has_no_broker_and_nothing_is_placed(b
     outcome = decision_execute(bot=bot, turn=None, call=call, now=NOW)
 
     decision = Decision.objects.get(pk=outcome.decision_id)
-    assert not decision.success and "no exchange broker is configured" in decision.error
+    assert not decision.success and "needs a wallet" in decision.error
     assert decision.error.startswith("nothing was executed")
     assert not Position.objects.filter(bot=bot).exists() and not Trade.objects.filter(bot=bot).exists()

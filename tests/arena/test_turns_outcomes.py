@@ -137,9 +137,10 @@ def test_refresh_false_never_refreshes_and_skips_bots_without_a_fresh_price(user
 @pytest.mark.django_db
 @pytest.mark.parametrize("enabled, wallet, why", [
     (False, None, "real trading is not enabled on this arena"),
-    (True, None, "has no active exchange wallet"),
+    (True, None, "needs a wallet"),
     (True, "no-keys", "must be entered"),
-    (True, "keys", "cannot place exchange orders yet"),
+    (True, "keys", "Verify wallet main first"),
+    (True, "killed", "the kill switch was engaged"),
 ])
 def test_a_real_bot_is_never_traded_on_paper_and_its_owner_is_told_why(
         user, fake, events, settings, enabled, wallet, why):
@@ -149,8 +150,13 @@ def test_a_real_bot_is_never_traded_on_paper_and_its_owner_is_told_why(
     paper = openai_bot(owner=user, fake=fake, model="paper")
     if wallet:
         w = Wallet(owner=user, bot=real, label="main")
-        if wallet == "keys":
+        if wallet in ("keys", "killed"):
             w.api_key, w.api_secret = "k" * 64, "s" * 64
+        if wallet == "killed":  # verified, but the kill switch holds every real bot
+            w.verified_at = NOW
+            arena = ArenaSettings.load()
+            arena.kill_switch_at = NOW
+            arena.save()
         w.save()
     entries = Entry.objects.filter(account__bot=real).count()
 

@@ -136,7 +136,7 @@ class Venue:
         return Fill(order.client_order_id, FILLED, price=self.price, quantity=order.quantity, fee=D("0.75"),
                     exchange_order_id=str(8389764 + len(self.sent)), trade_ids=("1", "2"))
 
-    def lookup(self, client_order_id: str) -> Fill | None:
+    def lookup(self, client_order_id: str, symbol: str = "") -> Fill | None:
         return None
 
     def protect(self, *, entry: Order, stop_loss, take_profit) -> tuple[Protection, ...]:
@@ -258,11 +258,13 @@ def test_the_broker_is_chosen_by_the_bot_mode(bot, markets):
     settings = risk_settings()
     paper = broker_for(mode="paper", settings=settings)
     assert paper == PaperBroker(slippage_bps=settings.slippage_bps, taker_fee_rate=settings.taker_fee_rate)
-    with pytest.raises(PositionError, match="no exchange broker is configured"):
+    with pytest.raises(PositionError, match="name the bot"):
         broker_for(mode="real", settings=settings)
+    with pytest.raises(PositionError, match="needs a wallet"):
+        broker_for(mode="real", settings=settings, bot=bot)
     bot.mode = "real"
     result = position_open(bot=bot, symbol="ETHUSDT", side="LONG", margin=D("100"), leverage=5)
-    assert result.position is None and "not traded on paper" in result.notes[0]
+    assert result.position is None and "never traded on paper" in result.notes[0], result.notes
 
 
 OPEN = """

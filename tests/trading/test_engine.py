@@ -241,5 +241,6 @@ def test_a_real_money_bot_never_gets_a_paper_position(user, provider, markets, s
     settings.REAL_TRADING_ENABLED = True
     real = bot_create(owner=user, name="real", prompt="p", provider=provider, mode="real")
     result = position_open(bot=real, symbol="BTCUSDT", side="LONG", margin=D("100"), leverage=2)
-    assert result.position is None and "real-money bot is not traded on paper" in result.notes[0]
+    assert result.position is None and result.notes == [
+        "BTCUSDT: A real-money bot needs a wallet with its exchange API keys; nothing opened"]
     assert not Position.objects.filter(bot=real).exists() and not Trade.objects.filter(bot=real).exists()

@@ -171,12 +171,12 @@ def test_a_real_bot_needs_the_server_switch(user, provider):
     assert response.status_code == 400 and "mode" in response.context["errors"]
 
 
-def test_a_real_bot_needs_a_wallet_and_the_confirmation(user, provider, settings):
+def test_a_real_bot_needs_a_verified_wallet_the_confirmation_and_the_password(user, provider, settings):
     settings.REAL_TRADING_ENABLED = True
     client = signed_in(user)
     response = client.post("/bots/new/", form(provider, mode="real"))
     assert response.status_code == 400
-    assert {"wallet", "confirm_real"} <= set(response.context["errors"])
+    assert {"wallet", "confirm_real", "password"} <= set(response.context["errors"])
     body = response.content.decode()
     assert "I understand this bot trades real money" in body
     assert "Real trading is <strong>enabled</strong>" in body
@@ -184,13 +184,13 @@ def test_a_real_bot_needs_a_wallet_and_the_confirmation(user, provider, settings
     wallet = wallet_create(owner=user, exchange="binance", api_key="k" * 32, api_secret="s" * 32,
                            label="Main")
     no_confirm = client.post("/bots/new/", form(provider, mode="real", wallet=str(wallet.pk)))
-    assert no_confirm.status_code == 400 and set(no_confirm.context["errors"]) == {"confirm_real"}
+    assert no_confirm.status_code == 400 and {"confirm_real", "password"} <= set(no_confirm.context["errors"])
     assert f'<option value="{wallet.pk}" selected>' in no_confirm.content.decode()
-    done = client.post("/bots/new/", form(provider, mode="real", wallet=str(wallet.pk), confirm_real="on"))
-    assert done.status_code == 302
-    made = Bot.objects.get(name="Trendy")
-    wallet.refresh_from_db()
-    assert made.mode == "real" and wallet.bot_id == made.pk
+    unverified = client.post("/bots/new/", form(provider, mode="real", wallet=str(wallet.pk),
+                                                confirm_real="on", password="alice-pass-123"))
+    assert unverified.status_code == 400
+    assert "Verify wallet Main first" in unverified.context["errors"]["wallet"][0]
+    assert not Bot.objects.filter(name="Trendy").exists()  # made once verified: tests/web/test_editor_real.py
 
 
 def test_a_bad_avatar_is_refused_like_the_api_does(user, provider):

@@ -79,9 +79,10 @@ def test_serializer_data_for_a_new_bot_and_an_edit():
     created = serializer_data(values, None, creating=True)
     assert created == {"name": "A", "prompt": "P", "provider": "3", "symbols": [], "sandbox_enabled": False,
                        "is_listed": True, "reasoning_public": False, "mode": "real", "confirm_real": True,
-                       "wallet": None}
+                       "wallet": None, "max_order_notional": None, "max_exposure": None}
     edited = serializer_data(values, None, creating=False, moderated=True)
-    assert set(edited) == {"name", "prompt", "provider", "symbols", "sandbox_enabled"}
+    assert set(edited) == {"name", "prompt", "provider", "symbols", "sandbox_enabled", "max_order_notional",
+                           "max_exposure"}
 
 
 def test_serializer_data_avatar_upload_removal_or_unchanged():

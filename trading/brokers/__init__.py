@@ -46,6 +46,7 @@ class Order:
     price: Decimal
     reduce_only: bool = False
     tick_size: Decimal | None = None
+    leverage: int | None = None  # an opening order's: an exchange sets it on the symbol first
 
     def __post_init__(self) -> None:
         order_id_check(self.client_order_id)
@@ -68,6 +69,12 @@ class Fill:
     exchange_order_id: str | None = None
     trade_ids: tuple[str, ...] = field(default_factory=tuple)
     reason: str = ""  # why it was rejected, or why the outcome is unknown
+    # The venue's own figures where it reports them (an exchange; None on paper, where the
+    # engine computes them): the PnL it realized, the isolated margin it holds for the
+    # position after the fill, and the liquidation price it gives the position.
+    realized_pnl: Decimal | None = None
+    margin: Decimal | None = None
+    liquidation_price: Decimal | None = None
 
     @property
     def filled(self) -> bool:
@@ -82,6 +89,7 @@ class Protection:
     trigger_price: Decimal
     client_order_id: str
     exchange_order_id: str | None = None
+    error: str = ""  # why the venue refused it: the position then has no such order there
 
 
 class Broker(Protocol):
@@ -91,7 +99,7 @@ class Broker(Protocol):
         """Send ``order`` once; never raises for a refusal (that is a ``rejected`` fill)."""
         ...
 
-    def lookup(self, client_order_id: str) -> Fill | None:
+    def lookup(self, client_order_id: str, symbol: str = "") -> Fill | None:
         """What became of an order sent earlier, or None if the venue never got it."""
         ...
 

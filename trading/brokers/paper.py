@@ -28,7 +28,7 @@ class PaperBroker:
         fee = perps.fee(perps.notional(price, order.quantity), self.taker_fee_rate)
         return Fill(order.client_order_id, FILLED, price=price, quantity=order.quantity, fee=fee)
 
-    def lookup(self, client_order_id: str) -> Fill | None:
+    def lookup(self, client_order_id: str, symbol: str = "") -> Fill | None:
         return None
 
     def protect(self, *, entry: Order, stop_loss: Decimal | None,

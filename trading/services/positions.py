@@ -14,22 +14,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings as django_settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from ledger.events import event_append, events_batched
-from ledger.models import Account, Entry
-from ledger.rollups import rollup_close
-from ledger.services import Posting, entries_post, money
-from trading import brokers, perps, risk, tiers
+from ledger.events import events_batched
+from ledger.models import Account
+from ledger.services import money
+from trading import brokers, perps, risk
 from trading.brokers import Broker
 from trading.brokers.paper import PaperBroker
 from trading.models import CloseReason, Cooldown, Market, Position, Trade
 from trading.selectors import market_view, portfolio_view, risk_settings
+from trading.services.records import liquidation_price_for, write_close, write_open
+
+__all__ = ["CloseResult", "OpenResult", "PositionError", "broker_for", "liquidation_price_for",
+           "position_close", "position_open"]
 
 
 class PositionError(Exception):
@@ -60,14 +63,36 @@ def paper_broker(settings: risk.RiskSettings) -> PaperBroker:
 PAPER_MODE = "paper"  # ``bots.Bot.Mode.PAPER``, by value: trading never imports bots
 
 
-def broker_for(*, mode: str, settings: risk.RiskSettings) -> Broker:
+def broker_for(*, mode: str, settings: risk.RiskSettings, bot: Any = None) -> Broker:
     """The broker that places a bot's orders, chosen by the bot's mode: a paper bot's go to
-    the paper broker. A real-money bot has no broker here (an exchange broker is the only
-    thing that may place them), so asking for one is refused, never answered on paper."""
+    the paper broker, a real bot's to its exchange (``trading.services.real``), never on
+    paper. A real bot that may not trade now (real trading off, the kill switch, its
+    wallet) is refused with the reason."""
     if mode == PAPER_MODE:
         return paper_broker(settings)
-    raise PositionError(f"a {mode} bot's orders go to its exchange, and no exchange broker is "
-                        "configured: nothing is placed")
+    if bot is None:
+        raise PositionError(f"a {mode} bot's orders go to its exchange: name the bot, nothing is placed")
+    from trading.services.real import RealTradingError, exchange_broker_for
+    try:
+        return exchange_broker_for(bot=bot)
+    except RealTradingError as exc:
+        raise PositionError(str(exc)) from None
+
+
+def limits_refusal(bot: Any, symbol: str, notional: Decimal, portfolio: risk.PortfolioView) -> str | None:
+    """Why the bot's own limits refuse an opening order of ``notional`` (checked before it
+    is sent): its largest order, and its largest exposure with every open position."""
+    most = getattr(bot, "max_order_notional", None)
+    if most is not None and notional > most:
+        return (f"{symbol}: the order's notional {notional:.2f} USDT is over this bot's limit of {most} "
+                "USDT per order; nothing opened")
+    cap = getattr(bot, "max_exposure", None)
+    if cap is not None:
+        held = sum((p.entry_price * p.quantity for p in portfolio.open_positions), Decimal(0))
+        if held + notional > cap:
+            return (f"{symbol}: with this order the open notional would be {held + notional:.2f} USDT, "
+                    f"over this bot's exposure limit of {cap} USDT; nothing opened")
+    return None
 
 
 def _open_order_id(decision: Any, action_index: int) -> str:
@@ -132,9 +157,13 @@ def position_open(
     now = now or timezone.now()
     symbol = symbol.upper()
     mode = getattr(bot, "mode", PAPER_MODE)
-    if broker is None and mode != PAPER_MODE:
-        # The paper engine never invents fills for real money (the turn skips such bots first).
-        return OpenResult(None, [f"{symbol}: a real-money bot is not traded on paper; nothing opened"])
+    if mode != PAPER_MODE:
+        # Real money opens only on its exchange, while real trading is on and its wallet may
+        # trade (the turn skips such bots first); never on paper.
+        from trading.services.real import real_trading_refusal
+        refusal = real_trading_refusal(bot)
+        if refusal:
+            return OpenResult(None, [f"{symbol}: {refusal.rstrip('.')}; nothing opened"])
     request = risk.OpenRequest(
         symbol=symbol, side=side, margin=margin, leverage=leverage,
         stop_loss=stop_loss, take_profit=take_profit,
@@ -149,23 +178,28 @@ def position_open(
     if market is None:
         return OpenResult(None, [f"{symbol}: unknown symbol or no price yet; nothing opened"])
     seen = Account.objects.values_list("balance", "updated_at").get(bot_id=bot.pk)
-    check = risk.check_open(request, portfolio_view(bot_id=bot.pk, available_balance=seen[0], now=now),
-                            market, settings, now)
+    portfolio = portfolio_view(bot_id=bot.pk, available_balance=seen[0], now=now)
+    check = risk.check_open(request, portfolio, market, settings, now)
     plan = check.approved
     if plan is None:
         return OpenResult(None, list(check.notes))
+    refusal = limits_refusal(bot, symbol, plan.notional, portfolio)
+    if refusal:
+        return OpenResult(None, [*check.notes, refusal])
     # 2. Place: the broker, outside any transaction of ours (an exchange is a network call).
-    broker = broker or broker_for(mode=mode, settings=settings)
+    broker = broker or broker_for(mode=mode, settings=settings, bot=bot)
     entry = brokers.Order(
         client_order_id=order_id, symbol=symbol, side=brokers.BUY if side == perps.LONG else brokers.SELL,
-        quantity=plan.quantity, price=market.price, tick_size=market.tick_size,
+        quantity=plan.quantity, price=market.price, tick_size=market.tick_size, leverage=plan.leverage,
     )
     fill = broker.place(entry)
     if not fill.filled:
         return OpenResult(None, [*check.notes, f"{symbol}: the order was {fill.status}: {fill.reason}"])
     # Protection beside the filled entry (paper: none; the engine watches its own stops).
-    guards = {p.kind: p.exchange_order_id or "" for p in broker.protect(
-        entry=entry, stop_loss=plan.stop_loss, take_profit=plan.take_profit)}
+    protections = broker.protect(entry=entry, stop_loss=plan.stop_loss, take_profit=plan.take_profit)
+    guards = {p.kind: p.exchange_order_id or "" for p in protections if p.exchange_order_id}
+    notes = [f"{symbol}: the {p.kind.replace('_', '-')} order was refused, so the position has none on the "
+             f"exchange: {p.error}" for p in protections if p.error]
     # 3. Record: one transaction, the account locked, once per client order id (the unique
     # Trade.client_order_id: a worker that recorded this very order meanwhile wins).
     try:
@@ -185,65 +219,24 @@ def position_open(
                         plan.margin, plan.leverage):
                     return OpenResult(None, [*again.notes, f"{symbol}: the account changed while the "
                                              "order was placed; nothing opened"])
-            position = _write_open(account, bot.pk, plan, fill, guards, decision, now, order_id,
-                                   fallback_mmr=settings.fallback_mmr)
+            position = write_open(account, bot.pk, plan, fill, guards, decision, now, order_id,
+                                  fallback_mmr=settings.fallback_mmr)
     except IntegrityError:
         recorded = _recorded(order_id, Trade.Kind.OPEN)
         if recorded is None:
             raise
         return OpenResult(recorded.position, _already_recorded(order_id))
-    return OpenResult(position, list(check.notes))
-
-
-def _write_open(
-    account: Account, bot_id: int, plan: risk.OpenPlan, fill: brokers.Fill, guards: dict[str, str],
-    decision: Any, now: datetime, order_id: str, *, fallback_mmr: Decimal,
-) -> Position:
-    # The paper broker fills at the planned price; any other venue's price moves the
-    # liquidation price with it.
-    symbol, side = plan.symbol, plan.side
-    liquidation = plan.liquidation_price if fill.price == plan.fill_price else liquidation_price_for(
-        symbol=symbol, side=side, entry_price=fill.price, quantity=fill.quantity, margin=plan.margin,
-        fallback_mmr=fallback_mmr)
-    fee = perps.round_money(fill.fee, ROUND_DOWN)  # as planned: margin + fee fits the balance
-    position = Position.objects.create(
-        bot_id=bot_id, symbol=symbol, side=side, margin=plan.margin, leverage=plan.leverage,
-        quantity=fill.quantity, entry_price=fill.price,
-        liquidation_price=liquidation, stop_loss=plan.stop_loss,
-        take_profit=plan.take_profit, mark_price=fill.price, marked_at=now,
-        opened_at=now, opening_decision=decision,
-        stop_loss_order_id=guards.get("stop_loss", ""),
-        take_profit_order_id=guards.get("take_profit", ""),
-    )
-    trade = Trade.objects.create(
-        bot_id=bot_id, position=position, decision=decision, kind=Trade.Kind.OPEN, side=side,
-        symbol=symbol, price=fill.price, quantity=fill.quantity, margin=plan.margin,
-        leverage=plan.leverage, fee=fee, executed_at=now, client_order_id=order_id,
-        exchange_order_id=fill.exchange_order_id,
-    )
-    memo = f"{side} {symbol} x{plan.leverage}"
-    postings = [Posting(Entry.Kind.MARGIN_LOCK, -plan.margin, position, trade, memo=memo)]
-    if fee > 0:
-        postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=f"open fee {memo}"))
-    entries_post(account=account, postings=postings, created_at=now, locked=True)
-    event_append("position_opened", {
-        "bot": bot_id, "position": position.pk, "trade": trade.pk, "symbol": symbol, "side": side,
-        "margin": plan.margin, "leverage": plan.leverage, "quantity": fill.quantity,
-        "entry_price": fill.price, "liquidation_price": liquidation,
-        "stop_loss": plan.stop_loss, "take_profit": plan.take_profit, "fee": trade.fee,
-        "decision": trade.decision_id, "opened_at": now,
-    }, bot_id=bot_id, now=now)
-    return position
+    return OpenResult(position, [*check.notes, *notes])
 
 
 def _exit_fill(
     position: Position, price: Decimal | None, order_id: str, broker: Broker, settings: risk.RiskSettings
-) -> tuple[Decimal, Decimal, str | None, list[str]]:
-    """The fill of a close (price, fee, the venue's order id): a trigger's own price (a paper
-    stop fills at its level, with the taker fee), else a reduce-only market order placed
-    through the broker."""
+) -> tuple[brokers.Fill, list[str]]:
+    """The fill of a close: a trigger's own price (a paper stop fills at its level, with the
+    taker fee), else a reduce-only market order placed through the broker."""
     if price is not None:
-        return price, perps.fee(perps.notional(price, position.quantity), settings.taker_fee_rate), None, []
+        fee = perps.fee(perps.notional(price, position.quantity), settings.taker_fee_rate)
+        return brokers.Fill(order_id, brokers.FILLED, price=price, quantity=position.quantity, fee=fee), []
     market = Market.objects.filter(symbol=position.symbol).first()
     if market is None or market.last_price is None:
         raise PositionError(f"{position.symbol}: no market price to close position {position.pk} at")
@@ -258,7 +251,7 @@ def _exit_fill(
     if not fill.filled or fill.quantity != position.quantity:
         raise PositionError(
             f"{position.symbol}: closing position {position.pk} was {fill.status}: {fill.reason}")
-    return fill.price, fill.fee, fill.exchange_order_id, notes
+    return fill, notes
 
 
 def position_close(
@@ -271,11 +264,15 @@ def position_close(
     action_index: int = 1,
     broker: Broker | None = None,
     settings: risk.RiskSettings | None = None,
+    fill: brokers.Fill | None = None,
 ) -> CloseResult:
     """Close an open position once: a second close of the same position is a clean refusal.
 
     The order's client id comes from ``decision`` and ``action_index``, or, without a
-    decision, from the position and ``reason``; ``broker`` defaults to the paper broker.
+    decision, from the position and ``reason``; ``broker`` defaults to the bot's (paper,
+    or its exchange for a real bot). ``fill`` is a close that already happened on the
+    exchange (a stop, a liquidation, a close in its own UI), found by reconciliation:
+    recorded with the exchange's figures, nothing placed.
 
     ``price`` is the fill for triggers (stop-loss, take-profit, liquidation);
     otherwise the market price with slippage against the trader. A loss can
@@ -300,8 +297,12 @@ def position_close(
     if current.status != Position.Status.OPEN:
         return CloseResult(current, None, [f"position {position_id} is already closed"])
     # Place: outside any transaction of ours.
-    broker = broker or paper_broker(settings)
-    fill, venue_fee, venue_id, notes = _exit_fill(current, price, order_id, broker, settings)
+    if broker is None and fill is None:
+        bot = current.bot
+        broker = broker_for(mode=getattr(bot, "mode", PAPER_MODE), settings=settings, bot=bot)
+    notes: list[str] = []
+    if fill is None:
+        fill, notes = _exit_fill(current, price, order_id, broker, settings)
     # Record: the account and the position locked, once per position and per client order id
     # (the unique Trade.client_order_id: a worker that recorded this very order meanwhile wins).
     try:
@@ -313,16 +314,18 @@ def position_close(
                 if recorded is not None:
                     return CloseResult(recorded.position, recorded, _already_recorded(order_id))
                 return CloseResult(locked, None, [f"position {position_id} is already closed"])
-            gross = money(perps.unrealized_pnl(locked.side, locked.entry_price, fill, locked.quantity))
-            fee = money(venue_fee)
-            if reason == CloseReason.LIQUIDATION or locked.margin + gross - fee <= 0:
+            venue = fill.realized_pnl is not None  # the exchange's own PnL, never recomputed
+            gross = money(fill.realized_pnl if venue else perps.unrealized_pnl(
+                locked.side, locked.entry_price, fill.price, locked.quantity))
+            fee = money(fill.fee)
+            if reason == CloseReason.LIQUIDATION or (not venue and locked.margin + gross - fee <= 0):
                 if reason != CloseReason.LIQUIDATION:
                     notes.append(
-                        f"the loss at {fill} would exceed the margin: liquidated, losing the margin"
+                        f"the loss at {fill.price} would exceed the margin: liquidated, losing the margin"
                     )
                 reason, gross, fee = CloseReason.LIQUIDATION, -locked.margin, Decimal("0")
-            trade = _write_close(account, locked, reason, fill, gross, fee, decision, now,
-                                 order_ids=(order_id, venue_id))
+            trade = write_close(account, locked, reason, fill.price, gross, fee, decision, now,
+                                order_ids=(order_id, fill.exchange_order_id), trade_ids=fill.trade_ids)
             if settings.cooldown_minutes:
                 until = settings.cooldown_until(now)
                 Cooldown.objects.bulk_create(  # one upsert on (bot, symbol)
@@ -336,59 +339,10 @@ def position_close(
         return CloseResult(recorded.position, recorded, _already_recorded(order_id))
     guards = tuple(i for i in (locked.stop_loss_order_id, locked.take_profit_order_id) if i)
     if guards:  # after commit, outside the transaction: no protection order outlives its position
+        if broker is None:
+            bot = current.bot
+            broker = broker_for(mode=getattr(bot, "mode", PAPER_MODE), settings=settings, bot=bot)
         broker.unprotect(symbol=locked.symbol, exchange_order_ids=guards)
     return CloseResult(locked, trade, notes)
 
 
-def _write_close(
-    account: Account, position: Position, reason: str, fill: Decimal, gross: Decimal,
-    fee: Decimal, decision: Any, now: datetime, order_ids: tuple[str, str | None],
-) -> Trade:
-    net = gross - fee
-    trade = Trade.objects.create(
-        bot_id=position.bot_id, position=position, decision=decision, kind=Trade.Kind.CLOSE,
-        side=position.side, symbol=position.symbol, price=fill, quantity=position.quantity,
-        margin=position.margin, leverage=position.leverage, fee=fee, pnl=net, reason=reason,
-        executed_at=now, client_order_id=order_ids[0], exchange_order_id=order_ids[1],
-    )
-    memo = f"close {position.side} {position.symbol} ({reason})"
-    postings = [Posting(Entry.Kind.MARGIN_RELEASE, position.margin, position, trade, memo=memo)]
-    if reason == CloseReason.LIQUIDATION:
-        postings.append(Posting(Entry.Kind.LIQUIDATION, -position.margin, position, trade, memo=memo))
-    else:
-        if gross != 0:
-            postings.append(Posting(Entry.Kind.REALIZED_PNL, gross, position, trade, memo=memo))
-        if fee > 0:
-            fee_memo = f"close fee {position.symbol}"
-            postings.append(Posting(Entry.Kind.FEE, -fee, position, trade, memo=fee_memo))
-    entries_post(account=account, postings=postings, created_at=now, locked=True)
-    position.status = Position.Status.CLOSED
-    position.closed_at = now
-    position.exit_price = fill
-    position.close_reason = reason
-    position.realized_pnl = net
-    position.mark_price = fill
-    position.unrealized_pnl = Decimal("0")
-    position.marked_at = now
-    position.save(update_fields=[
-        "status", "closed_at", "exit_price", "close_reason", "realized_pnl", "mark_price",
-        "unrealized_pnl", "marked_at",
-    ])
-    rollup_close(bot_id=position.bot_id, at=now, pnl=net, opened_at=position.opened_at,
-                 leverage=position.leverage, margin=position.margin)
-    event_append("position_closed", {
-        "bot": position.bot_id, "position": position.pk, "trade": trade.pk, "symbol": position.symbol,
-        "side": position.side, "quantity": position.quantity, "entry_price": position.entry_price,
-        "exit_price": fill, "pnl": net, "fee": fee, "reason": reason, "decision": trade.decision_id,
-        "closed_at": now,
-    }, bot_id=position.bot_id, now=now)
-    return trade
-
-
-def liquidation_price_for(*, symbol: str, side: str, entry_price: Decimal, quantity: Decimal,
-                          margin: Decimal, fallback_mmr: Decimal | None = None) -> Decimal:
-    """The isolated-margin liquidation price at the position's notional tier."""
-    if fallback_mmr is None:
-        fallback_mmr = risk_settings().fallback_mmr
-    mmr, cum = tiers.maintenance(symbol, perps.notional(entry_price, quantity), fallback_mmr=fallback_mmr)
-    return perps.liquidation_price(side, entry_price, quantity, margin, mmr, cum)

@@ -125,6 +125,11 @@ def wallet_update(*, wallet: Wallet, **changes: Any) -> Wallet:
         if _SECRETS.keys() & changes.keys():
             row.key_needs_reentry = False
             fields.append("key_needs_reentry")
+        if ({*_SECRETS, "base_url"} & changes.keys()) and row.verified_at is not None:
+            # Other keys or another venue: what was verified no longer holds (trading.services.real).
+            row.verified_at, row.account_fingerprint = None, ""
+            row.verify_error = "The keys or the base URL changed: verify the wallet again."
+            fields += ["verified_at", "account_fingerprint", "verify_error"]
         row.full_clean()
         row.save(update_fields=[*fields, "updated_at"])
         wallet_change(row, "updated", before)

@@ -1,6 +1,8 @@
 """What /api/bots/ reads and writes: a bot, a new bot (or a clone), and the list's filters."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
@@ -14,10 +16,19 @@ from bots.selectors import (
     bots_of,
     providers_of,
 )
+from bots.services.bots import bot_create_real, bot_real_validate
 from trading.models import Wallet
 from trading.selectors import symbols_tradable
 
 MAX_PROMPT_CHARS = 10_000
+_LIMIT_MESSAGE = "A limit is a positive amount of USDT; send null for no limit."
+
+
+def _limit(help_text: str) -> serializers.DecimalField:
+    return serializers.DecimalField(
+        max_digits=24, decimal_places=8, min_value=Decimal("0.00000001"), required=False, allow_null=True,
+        help_text=help_text, error_messages={"min_value": _LIMIT_MESSAGE},
+    )
 
 
 def plain_text(value: str) -> str:
@@ -49,13 +60,16 @@ class BotSerializer(StrictModelSerializer):
     owner = serializers.IntegerField(source="owner_id", read_only=True)
     balance = serializers.DecimalField(source="account.balance", max_digits=24, decimal_places=8,
                                        read_only=True, help_text="Cash not locked as margin (USDT).")
+    max_order_notional = _limit("The largest notional (USDT) one opening order may have; null = no limit.")
+    max_exposure = _limit("The largest notional (USDT) of all open positions together; null = no limit.")
 
     class Meta:
         model = Bot
         fields = [
             "id", "name", "prompt", "provider", "provider_name", "model", "mode", "symbols",
             "sandbox_enabled", "is_paused", "is_active", "is_listed", "reasoning_public", "unlisted_reason",
-            "avatar", "initial_balance", "balance", "stats_reset_at", "owner", "created_at", "updated_at",
+            "avatar", "initial_balance", "balance", "max_order_notional", "max_exposure", "stats_reset_at",
+            "owner", "created_at", "updated_at",
         ]
         read_only_fields = ["id", "mode", "is_active", "unlisted_reason", "initial_balance", "stats_reset_at",
                             "created_at", "updated_at"]
@@ -95,11 +109,17 @@ class BotCreateSerializer(BotSerializer):
     )
     wallet = serializers.PrimaryKeyRelatedField(
         queryset=Wallet.objects.none(), required=False, allow_null=True, write_only=True,
-        help_text="A real bot's wallet: one of yours, not yet used by another bot.",
+        help_text="A real bot's wallet: one of yours, verified, not yet used by another bot. The bot "
+                  "starts with the balance the exchange reported when it was verified.",
+    )
+    password = serializers.CharField(
+        required=False, write_only=True, max_length=128, trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="A real-money bot: your password, typed again (never stored or echoed back).",
     )
 
     class Meta(BotSerializer.Meta):
-        fields = [*BotSerializer.Meta.fields, "confirm_real", "wallet"]
+        fields = [*BotSerializer.Meta.fields, "confirm_real", "wallet", "password"]
         read_only_fields = [f for f in BotSerializer.Meta.read_only_fields if f != "mode"]
 
     def __init__(self, *args, **kwargs):
@@ -120,11 +140,30 @@ class BotCreateSerializer(BotSerializer):
                     "A real-money bot trades your exchange account: send true to confirm."]
             if not data.get("wallet"):
                 errors["wallet"] = ["A real-money bot needs one of your wallets."]
+            try:
+                bot_real_validate(owner=request.user, password=data.get("password", ""),
+                                  wallet=data.get("wallet"))
+            except DjangoValidationError as exc:
+                for field, messages in exc.message_dict.items():
+                    errors.setdefault(field, messages)
             if errors:
                 raise serializers.ValidationError(errors)
         elif data.get("wallet"):
             raise serializers.ValidationError({"wallet": ["Only a real-money bot takes a wallet."]})
         return data
+
+
+def bot_create_validated(*, owner, data: dict) -> Bot:
+    """Create the bot a ``BotCreateSerializer`` accepted (the API and the bot editor): a
+    real one through ``bot_create_real`` (password, wallet, the exchange's balance), a
+    paper one through ``bot_create``."""
+    fields = dict(data)
+    fields.pop("confirm_real", None)
+    wallet, password = fields.pop("wallet", None), fields.pop("password", "")
+    if fields.get("mode") == Bot.Mode.REAL:
+        fields.pop("mode")
+        return bot_create_real(owner=owner, password=password, wallet=wallet, **fields)
+    return bot_services.bot_create(owner=owner, **fields)
 
 
 class CloneSerializer(StrictModelSerializer):

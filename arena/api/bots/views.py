@@ -18,7 +18,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from arena.api.base import PagedLists, filter_parameters, filtered, is_admin
-from arena.api.bots.serializers import BotCreateSerializer, BotFilter, BotSerializer, CloneSerializer
+from arena.api.bots.serializers import (
+    BotCreateSerializer,
+    BotFilter,
+    BotSerializer,
+    CloneSerializer,
+    bot_create_validated,
+)
 from arena.api.errors import ERROR, Conflict
 from arena.api.history import (
     BotTurnSerializer,
@@ -33,6 +39,12 @@ from arena.api.history import (
     TradeSerializer,
     trades_csv_rows,
 )
+from arena.api.real import (
+    DiscrepancyFilterSerializer,
+    DiscrepancySerializer,
+    ReconciliationSerializer,
+    ResolveSerializer,
+)
 from arena.selectors import bot_turns_of
 from arena.turns.force import TurnAlreadyQueued, turn_force_queue
 from bots import services as bot_services
@@ -45,10 +57,12 @@ from bots.selectors import (
 )
 from bots.summaries import summaries_clear, summary_force
 from ledger.selectors import snapshots_of
-from trading.models import CloseReason
+from trading.models import CloseReason, Discrepancy, Reconciliation
 from trading.selectors import positions_of, trades_of
-from trading.services import position_close, wallet_attach
+from trading.services import position_close
 from trading.services.positions import PositionError
+from trading.services.real import RealTradingError
+from trading.services.reconcile import discrepancy_resolve, reconcile_bot
 from trading.services.snapshots import snapshots_take
 
 
@@ -80,7 +94,9 @@ class BotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         ),
         responses={201: BotSerializer, 400: ERROR},
         description=(
-            "A new bot gets a ledger account funded with the arena's paper balance. "
+            "A new bot gets a ledger account funded with the arena's paper balance. A real-money bot "
+            "(`mode` real, REAL_TRADING_ENABLED on) needs `confirm_real`, your `password` typed again and "
+            "one of your verified `wallet`s; it starts with the balance its exchange reported. "
             "With `clone_from` (any listed bot or one of yours), the new paper bot copies its "
             "prompt (only if it is yours or its reasoning is published), symbols and options."
         ),
@@ -90,13 +106,8 @@ class BotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
             return self._clone(request)
         form = BotCreateSerializer(data=request.data, context={"request": request})
         form.is_valid(raise_exception=True)
-        data = dict(form.validated_data)
-        data.pop("confirm_real", None)
-        wallet = data.pop("wallet", None)
         with transaction.atomic():
-            bot = bot_services.bot_create(owner=request.user, **data)
-            if wallet is not None:
-                wallet_attach(wallet=wallet, bot=bot)
+            bot = bot_create_validated(owner=request.user, data=form.validated_data)
         return Response(BotSerializer(self._fresh(bot)).data, status=status.HTTP_201_CREATED)
 
     def _clone(self, request: Request) -> Response:
@@ -270,3 +281,62 @@ class BotViewSet(PagedLists, mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def snapshots(self, request: Request, pk=None) -> Response:
         bot = self.get_object()
         return self._page(snapshots_of(bot_id=bot.pk), SnapshotSerializer)
+
+    # --- real bots: reconciliation with the exchange and what it could not explain -----------
+
+    def _real_bot(self) -> Bot:
+        bot = self.get_object()
+        if bot.mode != Bot.Mode.REAL:
+            raise serializers.ValidationError({"bot": ["Only real bots are reconciled."]})
+        return bot
+
+    @extend_schema(summary="Reconcile a real bot with its exchange now",
+                   description="Reads the exchange (positions, fills, income, balance) and brings the bot's "
+                               "records to it; what it cannot explain becomes a discrepancy. A run whose "
+                               "exchange cannot be read answers 200 with status `failed`.",
+                   request=None, responses={200: ReconciliationSerializer, 400: ERROR, 404: ERROR})
+    @action(detail=True, methods=["post"], filterset_class=None)
+    def reconcile(self, request: Request, pk=None) -> Response:
+        bot = self._real_bot()
+        try:
+            run = reconcile_bot(bot=bot, trigger=Reconciliation.Trigger.API, now=timezone.now())
+        except RealTradingError as exc:
+            raise serializers.ValidationError({"bot": [str(exc)]}) from None
+        return Response(ReconciliationSerializer(run).data)
+
+    @extend_schema(summary="The bot's reconciliations with its exchange, newest first",
+                   responses=ReconciliationSerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def reconciliations(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        return self._page(Reconciliation.objects.filter(bot_id=bot.pk), ReconciliationSerializer)
+
+    @extend_schema(summary="What the bot's reconciliations could not explain, newest first",
+                   parameters=[DiscrepancyFilterSerializer], responses=DiscrepancySerializer(many=True))
+    @action(detail=True, methods=["get"], filterset_class=None)
+    def discrepancies(self, request: Request, pk=None) -> Response:
+        bot = self.get_object()
+        query = DiscrepancyFilterSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = Discrepancy.objects.filter(bot_id=bot.pk).select_related("resolved_by")
+        if query.validated_data["open"] is not None:
+            rows = rows.filter(resolved_at__isnull=query.validated_data["open"])
+        return self._page(rows, DiscrepancySerializer)
+
+    @extend_schema(summary="Mark one of the bot's discrepancies resolved, saying how",
+                   description="The journal is not changed by this: it records who looked and what they "
+                               "found.",
+                   request=ResolveSerializer, responses={200: DiscrepancySerializer, 400: ERROR, 404: ERROR})
+    @action(detail=True, methods=["post"], url_path=r"discrepancies/(?P<discrepancy_id>\d+)/resolve",
+            filterset_class=None)
+    def resolve_discrepancy(self, request: Request, pk=None, discrepancy_id=None) -> Response:
+        bot = self.get_object()
+        row = Discrepancy.objects.filter(bot_id=bot.pk, pk=discrepancy_id).first()
+        if row is None:
+            raise exceptions.NotFound("This bot has no such discrepancy.")
+        form = ResolveSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        row = discrepancy_resolve(discrepancy=row, actor=request.user,
+                                  resolution=form.validated_data["resolution"], now=timezone.now())
+        row = Discrepancy.objects.select_related("resolved_by").get(pk=row.pk)
+        return Response(DiscrepancySerializer(row).data)

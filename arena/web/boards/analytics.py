@@ -81,6 +81,11 @@ def _groups(rows: list[dict], columns) -> list[dict]:
     return [{**row, "cells": cells(row, columns)} for row in rows]
 
 
+def with_modes(rows: list[dict], modes: dict[int, str]) -> list[dict]:
+    """Each row (naming its ``bot``) with that bot's ``mode``, for the LIVE badge."""
+    return [{**row, "mode": modes.get(row["bot"]["id"], "")} for row in rows]
+
+
 def _aggregates(active, span: Range) -> dict:
     """The aggregate summary, best and worst trades, by-symbol table and model usage."""
     found = summary(active, span)
@@ -89,6 +94,7 @@ def _aggregates(active, span: Range) -> dict:
         "funding_paid": found.funding_paid, "funding_received": found.funding_received,
         "llm_cost": found.llm_cost, "decisions": found.decisions}).data
     ids = active.values("pk")
+    modes = dict(active.values_list("pk", "mode"))
     best, worst = extremes(closed_in(ids, span))
     extreme = BestWorstPositionsSerializer({**range_json(span), "best": [extreme_json(r) for r in best],
                                             "worst": [extreme_json(r) for r in worst]}).data
@@ -102,9 +108,11 @@ def _aggregates(active, span: Range) -> dict:
         "total_cells": {name: cell(totals, name, kind) for name, kind in (
             ("win_rate", "pct"), ("pnl", "signed_money"), ("fees", "money"), ("funding", "signed_money"),
             ("llm_cost", "money"))},
-        "best": extreme_rows(extreme["best"]), "worst": extreme_rows(extreme["worst"]),
+        "best": with_modes(extreme_rows(extreme["best"]), modes),
+        "worst": with_modes(extreme_rows(extreme["worst"]), modes),
         "by_symbol": _groups(by_symbol, GROUP_COLUMNS),
-        "usage": _groups(usage["results"], USAGE_COLUMNS), "models": _groups(usage["models"], USAGE_COLUMNS),
+        "usage": with_modes(_groups(usage["results"], USAGE_COLUMNS), modes),
+        "models": _groups(usage["models"], USAGE_COLUMNS),
     }
 
 
@@ -165,7 +173,7 @@ def _compared(bots: list[Bot], span: Range) -> dict:
                          "run_start": run_of(bot.stats_reset_at), "figures": figures[bot.pk]}]}).data
         shown += cells(period["results"][0]["figures"], COMPARE_COLUMNS[1:])
         last_value = next((v for v in reversed(compared["values"]) if v is not None), None)
-        table.append({"bot": compared["bot"], "cells": shown,
+        table.append({"bot": compared["bot"], "mode": bot.mode, "cells": shown,
                       "end_value": cell({"v": last_value}, "v", "money")})
     return {"body": body, "table": table, "first_day": first, "last_day": last}
 

@@ -37,7 +37,9 @@ from arena.web.bot_page.present import (
     tool_call_texts,
     trade_texts,
 )
-from bots.models import Decision
+from arena.web.real.reads import kill_state
+from arena.web.real.recon import section_context
+from bots.models import Bot, Decision
 from trading.models import CloseReason
 from trading.selectors import positions_of
 from trading.services import position_close
@@ -92,6 +94,16 @@ def _base(viewer: Viewer) -> dict[str, Any]:
     return {"bot": bot, "viewer": viewer, "owner": viewer.owner, "published": viewer.published, "here": here}
 
 
+def _real(viewer: Viewer, *, signed_in: bool) -> dict[str, Any]:
+    """The kill switch's banner (for anyone signed in, and on every real bot's page) and, for
+    a real bot's owner or an admin only, its reconciliation section."""
+    real = viewer.bot.mode == Bot.Mode.REAL
+    context: dict[str, Any] = {"kill": kill_state() if signed_in or real else None}
+    if real and viewer.owner:
+        context.update(section_context(viewer.bot))
+    return context
+
+
 @require_GET
 def bot_page(request: HttpRequest, bot_id: int) -> HttpResponse:
     """The whole page: ``?orders_before=`` and ``?log_before=`` open older pages in place."""
@@ -105,6 +117,7 @@ def bot_page(request: HttpRequest, bot_id: int) -> HttpResponse:
         **_ai_log(viewer, cursor_of(request.GET.get("log_before"))),
         "symbols": symbols, "symbol": symbols[0] if symbols else None,
         "learning": learning_of(viewer.bot) if viewer.published else None,
+        **_real(viewer, signed_in=request.user.is_authenticated),
     }
     return page(request, TEMPLATES + "page.html", context)
 

@@ -21,6 +21,7 @@ from arena.analytics.series import INTERVALS, MAX_POINTS, interval_choose
 from arena.api.base import is_admin
 from arena.models import ArenaSettings, BotTurn, Turn
 from arena.web.dashboard import rules
+from arena.web.real.reads import ReconLine, recon_lines
 from bots.models import Bot, Decision
 from bots.selectors import bots_listed, bots_of, provider_config_for
 from ledger.aggregates import MoneySum
@@ -95,6 +96,7 @@ class Card:
     return_reason: str
     failing: str  # the owner's only: why its provider cannot be called, or the last call's error
     real_blocked: bool  # a real bot on a server with real trading off
+    reconciled: ReconLine | None = None  # a real bot's latest reconciliation, for its owner or an admin
 
 
 def cards_for(viewer: Viewer, *, now: datetime, real_trading_enabled: bool,
@@ -113,6 +115,9 @@ def cards_for(viewer: Viewer, *, now: datetime, real_trading_enabled: bool,
         return total_value(balance=bot.account.balance, margin=row.get("margin") or ZERO,
                            unrealized=row.get("unrealized") or ZERO)
 
+    watched = [b.pk for b in bots if b.mode == Bot.Mode.REAL and (viewer.owns(b) or viewer.admin)
+               and (only is None or b.pk == only)]
+    reconciled = recon_lines(watched, now=now)
     cards = []
     for place in rules.ranked(bots, value=worth):
         bot: Bot = place.item
@@ -128,6 +133,7 @@ def cards_for(viewer: Viewer, *, now: datetime, real_trading_enabled: bool,
             total_return=metric.value, return_reason=metric.reason or "",
             failing=_failing(bot) if mine else "",
             real_blocked=bot.mode == Bot.Mode.REAL and not real_trading_enabled,
+            reconciled=reconciled.get(bot.pk),
         ))
     return cards
 

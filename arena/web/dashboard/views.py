@@ -22,6 +22,8 @@ from arena.web.dashboard.reads import (
     turn_view,
     values_chart,
 )
+from arena.web.real.kill import panel_context
+from arena.web.real.reads import kill_state
 
 CONFIRMED = {"reset": "Reset {name}? Its open positions are closed at the market and its balance goes "
                       "back to {balance} USDT. Its history stays.",
@@ -68,6 +70,7 @@ def decision_items(viewer: Viewer) -> list[dict]:
         what, why = rules.decision_line(decision.actions, success=decision.success, error=decision.error,
                                         show_reasoning=True)
         items.append({"id": decision.pk, "bot_id": decision.bot_id, "bot_name": decision.bot.name,
+                      "bot_mode": decision.bot.mode,
                       "what": what, "why": why, "ok": decision.success, "at": decision.created_at})
     return items
 
@@ -86,7 +89,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     arena = ArenaSettings.load()
     viewer = Viewer.of(request)
+    kill = kill_state()
     return page(request, "web/dashboard/page.html", {
+        **(panel_context(kill) if viewer.admin else {"kill": kill}),
         "spectator": viewer.user_id is None, "now": now, "market": market_view(now=now, arena=arena),
         "decisions": decision_items(viewer), **_turn(request, arena), "cards": _cards(request, now),
         "ranges": list(rules.RANGES), "default_range": rules.DEFAULT_RANGE,

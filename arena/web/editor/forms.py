@@ -3,7 +3,8 @@ rules for the API and the page), and their errors per field for the page to show
 
 A page form differs from a JSON body in two ways only: an unticked checkbox sends nothing
 (so each one is read as "present or not"), and a text input always sends something (so an
-empty wallet choice means "none").
+empty wallet choice means "none", and an empty limit "no limit"). The password a real bot
+asks for is never shown again, not even after an error.
 """
 from __future__ import annotations
 
@@ -16,13 +17,18 @@ from django.db import transaction
 from django.http import HttpRequest
 from rest_framework.exceptions import ErrorDetail
 
-from arena.api.bots.serializers import BotCreateSerializer, BotSerializer, CloneSerializer
+from arena.api.bots.serializers import (
+    BotCreateSerializer,
+    BotSerializer,
+    CloneSerializer,
+    bot_create_validated,
+)
 from bots import services as bot_services
 from bots.models import Bot
-from trading.services import wallet_attach
 
 FORM_ERRORS = "form"  # the key of the errors that belong to no single field
 CHECKBOXES = ("sandbox_enabled", "is_listed", "reasoning_public", "confirm_real")
+LIMITS = ("max_order_notional", "max_exposure")
 
 
 def form_values(post: Mapping[str, Any], symbols: list[str]) -> dict[str, Any]:
@@ -31,6 +37,7 @@ def form_values(post: Mapping[str, Any], symbols: list[str]) -> dict[str, Any]:
         "name": post.get("name", ""), "prompt": post.get("prompt", ""), "provider": post.get("provider", ""),
         "mode": post.get("mode", Bot.Mode.PAPER), "wallet": post.get("wallet", ""), "symbols": symbols,
         "avatar_generated": "avatar_generated" in post, **{box: box in post for box in CHECKBOXES},
+        **{limit: post.get(limit, "").strip() for limit in LIMITS},
     }
 
 
@@ -41,17 +48,21 @@ def bot_values(bot: Bot) -> dict[str, Any]:
         "wallet": "", "symbols": list(bot.symbols or []), "avatar_generated": False, "confirm_real": False,
         "sandbox_enabled": bot.sandbox_enabled, "is_listed": bot.is_listed,
         "reasoning_public": bot.reasoning_public,
+        **{limit: "" if getattr(bot, limit) is None else format(getattr(bot, limit).normalize(), "f")
+           for limit in LIMITS},
     }
 
 
 def serializer_data(values: Mapping[str, Any], avatar: Any, *, creating: bool,
-                    moderated: bool = False) -> dict[str, Any]:
+                    moderated: bool = False, password: str = "") -> dict[str, Any]:
     """The form's values as the API's serializer takes them. ``avatar`` is an upload, or
     None to leave the picture as it is; "generated" removes an uploaded one. A moderated
-    bot's visibility is not the owner's to send (the serializer would refuse it)."""
+    bot's visibility is not the owner's to send (the serializer would refuse it).
+    ``password`` (a new real bot's) comes from the post, never from ``values``."""
     data: dict[str, Any] = {
         "name": values["name"], "prompt": values["prompt"],
         "symbols": list(values["symbols"]), "sandbox_enabled": values["sandbox_enabled"],
+        **{limit: values.get(limit) or None for limit in LIMITS},
     }
     if values["provider"]:  # none chosen: the serializer says it is required
         data["provider"] = values["provider"]
@@ -63,6 +74,8 @@ def serializer_data(values: Mapping[str, Any], avatar: Any, *, creating: bool,
         data["avatar"] = None
     if creating:
         data.update(mode=values["mode"], confirm_real=values["confirm_real"], wallet=values["wallet"] or None)
+        if values["mode"] == Bot.Mode.REAL and password:  # none typed: the serializer says it is wrong
+            data["password"] = password
     return data
 
 
@@ -117,14 +130,9 @@ def bot_create_from(request: HttpRequest, data: dict[str, Any]) -> tuple[Bot | N
     form = BotCreateSerializer(data=data, context={"request": request})
     if not form.is_valid():
         return None, field_errors(form.errors)
-    fields = dict(form.validated_data)
-    fields.pop("confirm_real", None)
-    wallet = fields.pop("wallet", None)
     try:
         with transaction.atomic():
-            bot = bot_services.bot_create(owner=request.user, **fields)
-            if wallet is not None:
-                wallet_attach(wallet=wallet, bot=bot)
+            bot = bot_create_validated(owner=request.user, data=form.validated_data)
     except DjangoValidationError as exc:
         return None, _django_errors(exc)
     return bot, {}

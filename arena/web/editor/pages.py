@@ -112,7 +112,8 @@ def bot_new(request: HttpRequest) -> HttpResponse:
     values = _posted_values(request)
     if "apply_strategy" in request.POST:  # the template button without JavaScript: fill, do not save
         return _form_page(request, values, bot=None)
-    data = forms.serializer_data(values, request.FILES.get("avatar"), creating=True)
+    data = forms.serializer_data(values, request.FILES.get("avatar"), creating=True,
+                                 password=request.POST.get("password", ""))
     bot, errors = forms.bot_create_from(request, data)
     if errors:
         return _form_page(request, values, bot=None, errors=errors, status=400)

@@ -1,0 +1,1 @@
+"""Fakes of external services that serve their real wire on loopback, for tests."""
