@@ -65,6 +65,7 @@ def test_quantities_are_rounded_down_to_the_step_and_small_orders_never_sent(wor
     "code, said",
     [
         (-2019, "margin"),
+        (-2022, "no position to reduce"),
         (-4061, "hedge mode"),
         (-1111, "recision"),
         (-2015, "API key"),
@@ -81,8 +82,9 @@ def test_each_exchange_refusal_is_a_rejected_fill_with_its_reason(world, exchang
 
 
 @pytest.mark.django_db
-def test_a_rate_limit_is_honoured_nothing_is_sent_until_it_ends(world, exchange):
-    exchange.fail_next("POST", "/fapi/v1/order", status=429, retry_after=120)
+@pytest.mark.parametrize("status", [429, 418])
+def test_a_rate_limit_is_honoured_nothing_is_sent_until_it_ends(world, exchange, status):
+    exchange.fail_next("POST", "/fapi/v1/order", status=status, retry_after=120)
     broker = exchange_broker_for(bot=world.bot)
     first = broker.place(order())
     sent = len(exchange.requests)
@@ -206,3 +208,20 @@ def test_new_keys_undo_verification_and_one_account_trades_for_one_real_bot(worl
     changed = wallet_update(wallet=world.wallet, api_secret=exchange.api_secret)
     assert changed.verified_at is None and "verify the wallet again" in changed.verify_error
     assert "Verify wallet" in wallet_real_refusal(changed, bot=world.bot)
+
+
+@pytest.mark.django_db
+def test_a_duplicate_client_id_is_looked_up_never_sent_again(world, exchange):
+    """-4116: the id was taken between the lookup and the send (another worker): the order
+    found under it is the answer."""
+    broker = exchange_broker_for(bot=world.bot)
+    broker.client.set_isolated("BTCUSDT")  # as the other worker did before its order
+    exchange.fail_next("GET", "/fapi/v1/order", code=-2013, msg="Order does not exist.")  # the first lookup
+    exchange.market(
+        symbol="BTCUSDT", side="BUY", quantity=D("0.010"), client_id="arena-m-dup"
+    )  # the other worker
+    exchange.fail_next("POST", "/fapi/v1/order", code=-4116, msg="ClientOrderId is duplicated.")
+    fill = broker.place(order("arena-m-dup", quantity="0.010"))
+    broker.close()
+    assert fill.status == FILLED and fill.quantity == D("0.010"), fill.reason
+    assert sum(1 for o in exchange.orders.values() if o["clientOrderId"] == "arena-m-dup") == 1

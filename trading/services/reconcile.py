@@ -221,7 +221,10 @@ def _positions(run: Run, found: Found, broker: ExchangeBroker) -> None:
             except PositionError as exc:
                 run.notes.append(f"{symbol}: position {mine.pk} could not be closed: {exc}")
                 continue
-            if result.closed:
+            again = [f"order {result.trade.client_order_id} was already recorded"] if result.closed else []
+            if again and result.notes[-1:] == again:
+                run.notes.append(f"{symbol}: position {mine.pk}'s close was recorded by another run")
+            elif result.closed:
                 run.own_trades.append(result.trade.pk)
                 run.closed.append({"position": mine.pk, "symbol": symbol, "reason": reason,
                                    "price": f"{result.trade.price.normalize():f}",

@@ -1,6 +1,7 @@
 """Every page, with real data behind it: it loads clean (no console error, no CSP refusal, no
 missing file), passes axe-core (nothing serious or critical), does not scroll sideways at
 390 px, and is saved as a screenshot at desktop and phone width (artifacts/screenshots/)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @dataclass(frozen=True)
 class Page:
     name: str  # the screenshots' name
-    path: str  # formatted with the bot's id as {bot}
+    path: str  # formatted with the bot's id as {bot}, the real bot's as {real}
     viewer: str | None  # "owner", "admin", or None for a visitor who is not signed in
 
 
@@ -38,6 +39,8 @@ PAGES = [
     Page("wallets", "/wallets/", "owner"),
     Page("account", "/account/", "owner"),
     Page("manage", "/manage/", "admin"),
+    Page("kill-switch", "/manage/kill-switch/", "admin"),
+    Page("bot-page-real", "/bots/{real}/", "owner"),
     Page("login", "/login/", None),
     Page("register", "/register/", None),
     Page("recover", "/recover/", None),
@@ -59,15 +62,69 @@ def arena_with_history(fake) -> dict[str, Any]:
     closed = open_position(rival, symbol="ETHUSDT", side="SHORT")
     close_position(closed.pk)
     open_position(bot, symbol="SOLUSDT", side="SHORT", margin="50", leverage=3)
+    real = real_bot_reconciled(owner, fake)
     snapshots_take()
-    return {"owner": owner, "admin": admin, "bot": bot}
+    return {"owner": owner, "admin": admin, "bot": bot, "real": real}
+
+
+def real_bot_reconciled(owner: Any, fake: Any) -> Any:
+    """A real bot with a verified wallet, one agreed reconciliation and a later one that
+    flagged a position opened by hand on the exchange (the rows a run writes)."""
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from trading.models import Discrepancy, Reconciliation, Wallet
+
+    with override_settings(REAL_TRADING_ENABLED=True):
+        real = llm_bot(owner, fake, name="Live one", mode="real", is_paused=True)
+    wallet = Wallet(
+        owner=owner,
+        bot=real,
+        label="Main account",
+        verified_at=timezone.now(),
+        verified_balance=real.initial_balance,
+    )
+    wallet.api_key, wallet.api_secret = "k" * 64, "s" * 64
+    wallet.save()
+    now = timezone.now()
+    Reconciliation.objects.create(
+        bot=real,
+        wallet=wallet,
+        trigger="schedule",
+        status="agreed",
+        started_at=now,
+        finished_at=now,
+        exchange_balance=real.initial_balance,
+        ledger_balance=real.initial_balance,
+    )
+    run = Reconciliation.objects.create(
+        bot=real,
+        wallet=wallet,
+        trigger="schedule",
+        status="differences",
+        started_at=now,
+        finished_at=now,
+        exchange_balance=real.initial_balance,
+        ledger_balance=real.initial_balance,
+    )
+    Discrepancy.objects.create(
+        bot=real,
+        reconciliation=run,
+        kind="unknown_position",
+        key="position:ETHUSDT:1",
+        symbol="ETHUSDT",
+        created_at=now,
+        detail="The exchange holds a LONG ETHUSDT position of 0.5 at 3000 that this arena "
+        "did not open: not imported, not touched.",
+    )
+    return real
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
 def test_the_page_is_clean_accessible_and_fits_a_phone(arena, fake, page: Page):
     world = orm(arena_with_history, fake)
     tab = arena.tab(user=world[page.viewer] if page.viewer else None)
-    tab.visit(page.path.format(bot=world["bot"].pk))
+    tab.visit(page.path.format(bot=world["bot"].pk, real=world["real"].pk))
     tab.page.wait_for_load_state("networkidle")  # the charts' data has come and been drawn
     assert tab.page.locator("h1").count() == 1, "one <h1> per page"
     arena.audit(tab, page.name)
