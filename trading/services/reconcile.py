@@ -59,7 +59,16 @@ class Found:
     conditionals: list[Any]
     trades: dict[str, list[UserTrade]]
     income: list[Any]
+    client: ExchangeClient | None = None  # asked for an order's client id, only when needed
     orders: dict[str, str] = field(default_factory=dict)  # exchange order id → its client id
+
+    def client_id_of(self, symbol: str, order_id: str) -> str:
+        """The client id of the exchange's order ``order_id`` ("" when it reports none): read
+        only for the fills a run has to explain (a close, an import), once each."""
+        if order_id not in self.orders:
+            order = self.client.order(symbol=symbol, order_id=order_id)
+            self.orders[order_id] = order.client_order_id if order is not None else ""
+        return self.orders[order_id]
 
 
 @dataclass
@@ -100,19 +109,14 @@ def _read(client: ExchangeClient, bot: Any, wallet: Wallet, now: datetime) -> Fo
     positions = {p.symbol: p for p in client.positions() if p.amount}
     symbols = sorted({*positions, *(p.symbol for p in ours)})
     since = {p.symbol: p.opened_at for p in ours}
+    cursor = reconcile_income.cursor(wallet, bot)
     trades = {}
     for symbol in symbols:
-        start = since.get(symbol) or reconcile_income.cursor(wallet, bot) - FIRST_LOOKBACK
+        start = since.get(symbol) or cursor - FIRST_LOOKBACK
         trades[symbol] = client.user_trades(symbol=symbol, start_time=start - timedelta(seconds=5))
-    found = Found(positions=positions, balance=client.balance("USDT").balance,
-                  conditionals=client.open_conditionals(), trades=trades,
-                  income=client.income_since(reconcile_income.cursor(wallet, bot), end_time=now))
-    for symbol, rows in trades.items():
-        for order_id in dict.fromkeys(t.order_id for t in rows):
-            order = client.order(symbol=symbol, order_id=order_id)
-            if order is not None:
-                found.orders[order_id] = order.client_order_id
-    return found
+    return Found(positions=positions, balance=client.balance("USDT").balance,
+                 conditionals=client.open_conditionals(), trades=trades,
+                 income=client.income_since(cursor, end_time=now), client=client)
 
 
 def reconcile_bot(*, bot: Any, trigger: str, now: datetime | None = None) -> Reconciliation:
@@ -203,7 +207,7 @@ def _positions(run: Run, found: Found, broker: ExchangeBroker) -> None:
                          f"{size} of "
                          f"the {mine.quantity} this position holds: left open here.", symbol=symbol)
                 continue
-            client_id = found.orders.get(fills[-1].order_id, "")
+            client_id = found.client_id_of(symbol, fills[-1].order_id)
             reason = close_reason_of(client_id, opening.client_order_id if opening else "")
             # A close this arena sent for a decision but never recorded: under the decision's id.
             origin = decision_of(client_id, run.bot) if reason == CloseReason.MANUAL else None
@@ -252,10 +256,15 @@ def _positions(run: Run, found: Found, broker: ExchangeBroker) -> None:
 def _orphans(run: Run, found: Found, client: ExchangeClient) -> None:
     """Cancel this arena's conditional orders on symbols without a position; flag others'."""
     held = set(found.positions)
+    guards = Position.objects.filter(bot_id=run.bot.pk, status=Position.Status.OPEN)
+    pairs = guards.values_list("stop_loss_order_id", "take_profit_order_id")
+    guarding = {i for pair in pairs for i in pair if i}
+    ours = f"{_prefix()}-"
     for order in found.conditionals:
-        if order.symbol in held and not _stale(order, run):
+        # Beside a position, only ours that protect none of the open positions are stale.
+        if order.symbol in held and not (order.client_id.startswith(ours) and order.order_id not in guarding):
             continue
-        if order.client_id.startswith(f"{_prefix()}-"):
+        if order.client_id.startswith(ours):
             if client.cancel_conditional(symbol=order.symbol, order_id=order.order_id):
                 run.cancelled.append(order.client_id)
             continue
@@ -264,15 +273,6 @@ def _orphans(run: Run, found: Found, client: ExchangeClient) -> None:
                      f"{order.symbol}: a {order.type} order ({order.client_id}) at {order.trigger_price} is "
                      "open on the exchange with no position, and this arena did not place it: not cancelled.",
                      symbol=order.symbol)
-
-
-def _stale(order: Any, run: Run) -> bool:
-    """An order of ours beside a position it does not protect (an earlier position's)."""
-    if not order.client_id.startswith(f"{_prefix()}-"):
-        return False
-    guards = Position.objects.filter(bot_id=run.bot.pk, symbol=order.symbol, status=Position.Status.OPEN)
-    ids = {i for pair in guards.values_list("stop_loss_order_id", "take_profit_order_id") for i in pair if i}
-    return order.order_id not in ids
 
 
 def reconcile_due(*, now: datetime | None = None, trigger: str = Reconciliation.Trigger.SCHEDULE,

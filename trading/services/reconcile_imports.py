@@ -49,7 +49,7 @@ def import_open(run: Any, theirs: ExchangePosition, found: Any) -> Position | No
             by_order.setdefault(t.order_id, []).append(t)
     size = abs(theirs.amount)
     for order_id, fills in reversed(list(by_order.items())):
-        client_id = found.orders.get(order_id, "")
+        client_id = found.client_id_of(theirs.symbol, order_id)
         origin = decision_of(client_id, run.bot)
         if origin is None or sum((t.qty for t in fills), Decimal(0)) != size:
             continue

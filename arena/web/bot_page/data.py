@@ -15,10 +15,11 @@ from django.contrib.auth.views import redirect_to_login
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 
-from arena.web.base import owned_bot, spectators_welcome
+from arena.api.base import is_admin
+from arena.web.base import spectators_welcome
 from arena.web.bot_page.present import Page, page_of, return_fraction
 from bots.models import Bot
-from bots.selectors import bots_listed, decisions_of, provider_config_for, summaries_of
+from bots.selectors import bots_listed, bots_of, decisions_of, provider_config_for, summaries_of
 from ledger.selectors import snapshots_of
 from trading.models import Position
 from trading.selectors import positions_of, trades_of
@@ -44,10 +45,10 @@ def viewer_of(request: HttpRequest, bot_id: int) -> Viewer | HttpResponse:
     """The bot as this request may see it, a login redirect for an anonymous visitor when
     the arena is not public, or a 404 (another user's unlisted bot, or no such bot)."""
     if request.user.is_authenticated:
-        try:
-            return Viewer(bot=owned_bot(request, bot_id), owner=True)
-        except Http404:
-            pass
+        # One's own bot (an admin's: any); another user's listed bot as a spectator sees it.
+        mine = bots_of(user_id=request.user.pk, see_all=is_admin(request.user)).filter(pk=bot_id).first()
+        if mine is not None:
+            return Viewer(bot=mine, owner=True)
     elif not spectators_welcome():
         return redirect_to_login(request.get_full_path())
     bot = bots_listed().filter(pk=bot_id).first()
