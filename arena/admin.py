@@ -17,7 +17,8 @@ from django.utils.safestring import SafeString
 from arena.models import ApiToken, ArenaSettings, BotTurn, Turn, User
 from arena.real import kill_switch_engage, kill_switch_release, kill_switch_state
 from arena.services import arena_settings_save
-from ledger.admin_tools import ReadOnlyAdminMixin, changelist_link
+from ledger.admin_audit import AuditAdminMixin, AuditSearch
+from ledger.admin_tools import bot_columns, change_link_by_id, changelist_link
 from ledger.models import Change
 
 
@@ -159,12 +160,12 @@ class ArenaSettingsAdmin(admin.ModelAdmin):
 
 
 @admin.register(Turn)
-class TurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class TurnAdmin(AuditAdminMixin, admin.ModelAdmin):
     list_display = ("id", "started_at", "finished_at", "status", "forced", "error")
     list_filter = ("status", "forced", "started_at")
-    search_fields = ("error",)
+    audit_search = AuditSearch(help="A turn's id (digits).")
     date_hierarchy = "started_at"
-    ordering = ("-started_at",)
+    ordering = ("-started_at", "-id")
     changelist_defer = ("market_snapshot",)
     readonly_fields = ("decisions", "bots")
     fields = (
@@ -184,13 +185,29 @@ class TurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return changelist_link("bots.decision", f"{count} decision(s)", turn__id__exact=obj.pk)
 
 
+_bot, _owner = bot_columns("bot")
+
+
 @admin.register(BotTurn)
-class BotTurnAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BotTurnAdmin(AuditAdminMixin, admin.ModelAdmin):
     """Each bot's part in each turn: why a bot did or did not trade."""
 
-    list_display = ("id", "turn", "bot", "status", "started_at", "finished_at", "decision", "reason")
-    list_filter = ("status",)
-    list_select_related = ("turn", "bot", "decision")
-    search_fields = ("=bot__id", "=turn__id")
+    list_display = ("id", "turn_link", _bot, _owner, "status", "started_at", "finished_at", "decision_link",
+                    "reason")
+    list_filter = ("status", "bot", "bot__owner", "started_at")
+    list_select_related = ("bot", "bot__owner")
+    audit_search = AuditSearch(
+        ids=("id", "turn_id", "bot_id"), names=("bot__name", "bot__owner__username"),
+        help="A bot turn's, its turn's or its bot's id (digits); or a bot's name or its owner's username, "
+             "or part of one.")
+    date_hierarchy = "started_at"
     ordering = ("-started_at", "-id")
     raw_id_fields = ("turn", "bot", "decision")
+
+    @admin.display(description="turn", ordering="turn")
+    def turn_link(self, obj: BotTurn) -> SafeString | None:
+        return change_link_by_id("arena.turn", obj.turn_id)
+
+    @admin.display(description="decision", ordering="decision")
+    def decision_link(self, obj: BotTurn) -> SafeString | None:
+        return change_link_by_id("bots.decision", obj.decision_id)

@@ -316,6 +316,9 @@ class BotTurn(models.Model):
         indexes = [
             # A bot's latest turns (its page, the API): WHERE bot_id = ? ORDER BY started_at DESC.
             models.Index(fields=["bot", "-started_at"], name="arena_botturn_bot_started_idx"),
+            # The admin's list, newest first: ORDER BY started_at DESC, id DESC; its drill-down
+            # bounds and date ranges.
+            models.Index(fields=["-started_at", "-id"], name="arena_botturn_started_idx"),
         ]
 
     def __str__(self) -> str:

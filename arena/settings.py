@@ -61,6 +61,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
+    "django_admin_lightweight_date_hierarchy",  # the admin's date drill-down without a DISTINCT scan
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -34,7 +34,7 @@ def setup_django(database_url: str | None, *, prefix: str = "arena-bench-") -> P
 
 
 @contextlib.contextmanager
-def scratch_django(*, prefix: str = "arena-bench-") -> Iterator[str]:
+def scratch_django(*, prefix: str = "arena-bench-", keep: bool = False) -> Iterator[str]:
     """Django on a scratch database that is dropped on the way out, whatever happens.
 
     ``DATABASE_URL`` (or its alias ``BENCH_DATABASE_URL``) is read the way
@@ -43,7 +43,9 @@ def scratch_django(*, prefix: str = "arena-bench-") -> Iterator[str]:
     ``<name>_bench_<pid>`` created beside the named one — or, without CREATEDB, a schema
     ``bench_<pid>`` in it — migrated, and dropped at the end, also on an error, Ctrl-C or
     SIGTERM, so the bench runs again and again against one server. DEBUG is off, so
-    there is no query log to slow the figures. Yields the database's vendor.
+    there is no query log to slow the figures. Yields the database's vendor. ``keep``
+    leaves the database (and the SQLite file) in place and prints its URL, to be measured
+    again (``bench/admin.py --reuse URL``).
     """
     source = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("DATABASE_URL") or ""
     workdir = Path(tempfile.mkdtemp(prefix=prefix))
@@ -69,11 +71,34 @@ def scratch_django(*, prefix: str = "arena-bench-") -> Iterator[str]:
                 from django.db import connections
 
                 connections.close_all()
-            if drop is not None:
+            if keep:
+                print(f"kept: {os.environ['DATABASE_URL']}", file=sys.stderr)
+            elif drop is not None:
                 drop()
         finally:
             signal.signal(signal.SIGTERM, previous)
-            shutil.rmtree(workdir, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(workdir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def kept_django(url: str) -> Iterator[str]:
+    """Django on a database ``scratch_django(keep=True)`` left, migrated again (so new
+    indexes are built on its rows) and left in place. Yields the database's vendor."""
+    workdir = Path(tempfile.mkdtemp(prefix="arena-bench-kept-"))
+    _configure(url, workdir, debug=False)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", verbosity=1)
+    from django.db import connection, connections
+
+    try:
+        yield connection.vendor
+    finally:
+        connections.close_all()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _configure(url: str, workdir: Path, *, debug: bool) -> None:

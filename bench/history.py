@@ -1,8 +1,9 @@
 """Arena history of any size for the benchmarks (bench/api.py): many owners and bots, every
 symbol, closed positions each with its OPEN and CLOSE trade and their journal entries,
 decisions with payloads of realistic size (the prompt sent, the raw reply, actions with
-reasoning; a few failed calls), snapshots, hourly candles, and the leaderboard rollups
-(``ledger.BotDay``) the writers would have kept — spread over ``days`` ending at ``now``.
+reasoning; a few failed calls), each in a turn of all the bots with its bot turn, snapshots,
+hourly candles, and the leaderboard rollups (``ledger.BotDay``) the writers would have
+kept — spread over ``days`` ending at ``now``.
 
 The figures are those of a live arena, so the leaderboard and analytics have something to
 compute: each bot's snapshot values are a seeded random walk of its own drift and
@@ -105,8 +106,8 @@ class History:
         self.walks: dict[int, list[float]] = {}  # bot id -> log values at the snapshot moments
         self.grid = 0  # snapshots per bot
         self.closes: dict[int, list[int]] = {}  # bot id -> [closes, wins]
-        self.counts = {"positions": 0, "trades": 0, "entries": 0, "decisions": 0, "snapshots": 0,
-                       "candles": 0, "bot_days": 0}
+        self.counts = {"positions": 0, "trades": 0, "entries": 0, "decisions": 0, "turns": 0, "bot_turns": 0,
+                       "snapshots": 0, "candles": 0, "bot_days": 0}
         self.activity = None  # botdays.Activity, once the bots exist
         self.series: dict = {}  # (bot id, day) -> the value series' part of its rollup row
 
@@ -278,11 +279,22 @@ class History:
         return position
 
     def _decisions(self, count: int) -> None:
+        """``count`` decisions round the bots, each bot's in the same turn as the others'
+        (one turn per round, its bot turns finished with the decision)."""
+        from arena.models import BotTurn, Turn
         from bots.models import Decision
 
         rng, symbols = self.rng, list(SYMBOLS)
         reply = '{"actions": [{"action": "%s", "symbol": "%s", "reasoning": "%s"}]}'
+        turns: dict[int, int] = {}  # round -> the turn's id
         for batch in _chunks(range(count)):
+            rounds = sorted({i // len(self.bots) for i in batch} - turns.keys())
+            made = Turn.objects.bulk_create([
+                Turn(started_at=self._at(r * len(self.bots), count), status="finished",
+                     finished_at=self._at(r * len(self.bots), count) + timedelta(seconds=40))
+                for r in rounds], batch_size=1000)
+            turns.update({r: t.pk for r, t in zip(rounds, made, strict=True)})
+            self.counts["turns"] += len(made)
             prompt = _text(rng, self.shape.prompt_chars)
             reasoning = _text(rng, max(0, self.shape.reply_chars - 80))
             rows = []
@@ -306,8 +318,17 @@ class History:
                 r = rows[-1]
                 self.activity.decision(bot_id, at, tokens_in=r.tokens_in, tokens_out=r.tokens_out,
                                        cost=r.cost, latency_ms=r.latency_ms)
+            for i, row in zip(batch, rows, strict=True):
+                row.turn_id = turns[i // len(self.bots)]
             Decision.objects.bulk_create(rows, batch_size=1000)
             self.counts["decisions"] += len(rows)
+            bot_turns = [BotTurn(turn_id=d.turn_id, bot_id=d.bot_id, decision_id=d.pk,
+                                 started_at=d.created_at, status="finished" if d.success else "failed",
+                                 reason=d.error,
+                                 finished_at=d.created_at + timedelta(milliseconds=d.latency_ms or 0))
+                         for d in rows]
+            BotTurn.objects.bulk_create(bot_turns, batch_size=2000)
+            self.counts["bot_turns"] += len(bot_turns)
 
     def _snapshots(self, *, new) -> None:
         """Write the snapshots at the grid's moments ``k`` that ``new(k)`` says are not yet

@@ -26,6 +26,7 @@ from bots.services import (
     provider_change,
 )
 from bots.services.bots import bot_create_real
+from ledger.admin_audit import AuditAdminMixin, AuditSearch
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
     WriteOnlySecretsAdminMixin,
@@ -277,7 +278,7 @@ class BotAdmin(admin.ModelAdmin):
 
 
 @admin.register(Decision)
-class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class DecisionAdmin(AuditAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "created_at", _bot, _owner, "turn_link", "success", "action_count", "model",
         "tokens_in", "tokens_out", "latency_ms", "cost",
@@ -285,9 +286,12 @@ class DecisionAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ("bot", "bot__owner")
     # No filter on model: its distinct values would cost a scan of the whole table.
     list_filter = ("success", "bot", "bot__owner", "created_at")
-    search_fields = ("bot__name", "model", "error", "legacy_id")
+    audit_search = AuditSearch(
+        ids=("id", "turn_id"), exact=("legacy_id",), names=("bot__name", "bot__owner__username"),
+        help="A decision's or its turn's id (digits); a bot's name or its owner's username, or part of "
+             "one; or a legacy id, exactly.")
     date_hierarchy = "created_at"
-    ordering = ("-created_at",)
+    ordering = ("-created_at", "-id")
     changelist_defer = ("prompt", "raw_response", "tool_calls")
     readonly_fields = ("bot_link", "turn_link", "trade_links", "position_links")
     fieldsets = (

@@ -266,8 +266,15 @@ class Decision(models.Model):
         indexes = [
             # A bot's newest decisions: WHERE bot_id = ? ORDER BY created_at DESC LIMIT n.
             models.Index(fields=["bot", "-created_at"], name="bots_decision_bot_recent_idx"),
-            # The arena's decision feed: ORDER BY created_at DESC.
+            # The arena's decision feed: ORDER BY created_at DESC; the admin's list, its
+            # drill-down bounds and date ranges.
             models.Index(fields=["-created_at"], name="bots_decision_recent_idx"),
+            # The admin's success filter and its count: WHERE success = ? ORDER BY created_at DESC
+            # (the rows hold whole prompts: a count must not read them).
+            models.Index(fields=["success", "-created_at"], name="bots_decision_success_idx"),
+            # The admin's search by a legacy id: WHERE legacy_id = ? (imported rows only).
+            models.Index(fields=["legacy_id"], condition=Q(legacy_id__isnull=False),
+                         name="bots_decision_legacy_idx"),
         ]
 
     def __str__(self) -> str:

@@ -5,10 +5,13 @@ and exports what happened, and links each entry to its cause.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from ledger.admin_audit import AuditAdminMixin, AuditSearch
 from ledger.admin_tools import (
     ReadOnlyAdminMixin,
     bot_columns,
@@ -51,17 +54,35 @@ class AccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return changelist_link("ledger.entry", "all entries of this account", account__id__exact=obj.pk)
 
 
+class FundingTimeFilter(admin.DateFieldListFilter):
+    """The funding times of funding entries, by date. No "No date" and "Has date": those
+    would be every other entry of the journal, and only the funding entries are indexed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        null = getattr(self, "lookup_kwarg_isnull", None)
+        self.links = tuple(link for link in self.links if null not in link[1])
+
+    def expected_parameters(self) -> list[str]:
+        return [self.lookup_kwarg_since, self.lookup_kwarg_until]
+
+
 @admin.register(Entry)
-class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EntryAdmin(AuditAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "created_at", _entry_bot, _entry_owner, "kind", "amount", "balance_after",
         "position_link", "trade_link", "funding_time", "memo",
     )
     list_select_related = ("account__bot", "account__bot__owner")
-    list_filter = ("kind", "account__bot", "account__bot__owner", "created_at", "funding_time")
-    search_fields = ("memo", "account__bot__name")
+    list_filter = ("kind", "account__bot", "account__bot__owner", "created_at",
+                   ("funding_time", FundingTimeFilter))
+    audit_search = AuditSearch(
+        ids=("id", "position_id", "trade_id"), names=("account__bot__name", "account__bot__owner__username"),
+        help="An entry's, its position's or its trade's id (digits); or a bot's name or its owner's "
+             "username, or part of one.")
     date_hierarchy = "created_at"
-    ordering = ("-id",)
+    # Newest first, and in journal order (id) within the same moment.
+    ordering = ("-created_at", "-id")
     readonly_fields = ("account_link", "bot_link", "position_detail", "trade_detail")
     fields = (
         "account_link", "bot_link", "kind", "amount", "balance_after", "created_at",
@@ -94,16 +115,19 @@ class EntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Snapshot)
-class SnapshotAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SnapshotAdmin(AuditAdminMixin, admin.ModelAdmin):
     list_display = (
         "id", "taken_at", _bot, _owner, "balance", "margin", "unrealized_pnl", "realized_pnl",
         "total_value", "trade_count", "win_rate",
     )
     list_select_related = ("bot", "bot__owner")
     list_filter = ("bot", "bot__owner", "taken_at")
-    search_fields = ("bot__name", "legacy_id")
+    audit_search = AuditSearch(
+        exact=("legacy_id",), names=("bot__name", "bot__owner__username"),
+        help="A snapshot's id (digits); a bot's name or its owner's username, or part of one; or a "
+             "legacy id, exactly.")
     date_hierarchy = "taken_at"
-    ordering = ("-taken_at",)
+    ordering = ("-taken_at", "-id")
 
 
 @admin.register(BotDay)

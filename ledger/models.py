@@ -180,6 +180,18 @@ class Entry(models.Model):
             models.Index(fields=["account", "id"], name="ledger_entry_account_idx"),
             # Totals by kind (fees paid, funding): WHERE account_id = ? AND kind = ?.
             models.Index(fields=["account", "kind"], name="ledger_entry_account_kind_idx"),
+            # The admin's journal, newest first: ORDER BY created_at DESC, id DESC LIMIT 100
+            # OFFSET n; its drill-down bounds and day, month and year ranges.
+            models.Index(fields=["-created_at", "-id"], name="ledger_entry_created_idx"),
+            # The admin's journal of a bot (and a search by its name): WHERE account_id IN (?)
+            # ORDER BY created_at DESC, id DESC.
+            models.Index(fields=["account", "-created_at", "-id"], name="ledger_entry_account_time_idx"),
+            # The admin's kind filter and its count: WHERE kind = ? ORDER BY created_at DESC, id DESC.
+            models.Index(fields=["kind", "-created_at", "-id"], name="ledger_entry_kind_created_idx"),
+            # The admin's funding-time filter: WHERE funding_time >= ? AND funding_time < ?
+            # (funding entries only: the rest have none).
+            models.Index(fields=["funding_time"], condition=Q(funding_time__isnull=False),
+                         name="ledger_entry_funding_time_idx"),
         ]
 
     def __str__(self) -> str:
@@ -223,8 +235,12 @@ class Snapshot(models.Model):
             # never visits the table (an index-only scan on PostgreSQL, a covering index on
             # SQLite), so a 10-bot comparison's 1,680 seeks stay in the index at any size.
             models.Index(fields=["bot", "taken_at", "total_value"], name="ledger_snapshot_bot_time_idx"),
-            # Leaderboard periods and retention: WHERE taken_at < ?.
+            # Leaderboard periods and retention: WHERE taken_at < ?; the admin's list, its
+            # drill-down bounds and date ranges.
             models.Index(fields=["taken_at"], name="ledger_snapshot_time_idx"),
+            # The admin's search by a legacy id: WHERE legacy_id = ? (imported rows only).
+            models.Index(fields=["legacy_id"], condition=Q(legacy_id__isnull=False),
+                         name="ledger_snapshot_legacy_idx"),
         ]
 
     def __str__(self) -> str:

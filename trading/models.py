@@ -179,6 +179,21 @@ class Position(models.Model):
             ),
             # A bot's closed history: WHERE bot_id = ? ORDER BY closed_at DESC.
             models.Index(fields=["bot", "-closed_at"], name="trading_pos_bot_closed_idx"),
+            # The admin's list, newest first: ORDER BY opened_at DESC, id DESC LIMIT 100 OFFSET n;
+            # its drill-down bounds (ORDER BY opened_at LIMIT 1) and day, month and year ranges.
+            models.Index(fields=["-opened_at", "-id"], name="trading_pos_opened_idx"),
+            # The admin's symbol filter and search: WHERE symbol IN (?) ORDER BY opened_at DESC.
+            models.Index(fields=["symbol", "-opened_at"], name="trading_pos_symbol_opened_idx"),
+            # The admin's bot and owner filters: WHERE bot_id IN (?) ORDER BY opened_at DESC, id DESC.
+            models.Index(fields=["bot", "-opened_at", "-id"], name="trading_pos_bot_opened_idx"),
+            # The admin's close-reason filter and its count (a liquidation is rare: without the
+            # index, finding a page of them walks every position).
+            models.Index(fields=["close_reason", "-opened_at", "-id"], name="trading_pos_reason_idx"),
+            # The admin's closed-at filter: WHERE closed_at >= ? AND closed_at < ?.
+            models.Index(fields=["closed_at"], name="trading_pos_closed_idx"),
+            # The admin's search by a legacy id: WHERE legacy_id = ? (imported rows only).
+            models.Index(fields=["legacy_id"], condition=Q(legacy_id__isnull=False),
+                         name="trading_pos_legacy_idx"),
         ]
 
     def __str__(self) -> str:
@@ -253,8 +268,20 @@ class Trade(models.Model):
         indexes = [
             # A bot's trade history: WHERE bot_id = ? ORDER BY executed_at DESC.
             models.Index(fields=["bot", "-executed_at"], name="trading_trade_bot_recent_idx"),
-            # The arena's trade feed and period statistics: WHERE executed_at >= ?.
+            # The arena's trade feed and period statistics: WHERE executed_at >= ?; the admin's
+            # list (ORDER BY executed_at DESC, id DESC), drill-down bounds and date ranges.
             models.Index(fields=["-executed_at"], name="trading_trade_recent_idx"),
+            # The admin's symbol filter and search: WHERE symbol IN (?) ORDER BY executed_at DESC.
+            models.Index(fields=["symbol", "-executed_at"], name="trading_trade_symbol_idx"),
+            # The admin's kind filter and its count: WHERE kind = ? ORDER BY executed_at DESC, id DESC.
+            models.Index(fields=["kind", "-executed_at", "-id"], name="trading_trade_kind_idx"),
+            # The admin's close-reason filter and its count: WHERE reason = ? ORDER BY executed_at DESC.
+            models.Index(fields=["reason", "-executed_at", "-id"], name="trading_trade_reason_idx"),
+            # The admin's search by a legacy or an exchange order id (imported and real fills only).
+            models.Index(fields=["legacy_id"], condition=Q(legacy_id__isnull=False),
+                         name="trading_trade_legacy_idx"),
+            models.Index(fields=["exchange_order_id"], condition=Q(exchange_order_id__isnull=False),
+                         name="trading_trade_exchange_idx"),
         ]
 
     def __str__(self) -> str:
@@ -320,6 +347,11 @@ class Candle(models.Model):
                 condition=Q(interval__in=["1m", "5m", "15m", "1h", "4h", "1d"]),
                 name="trading_candle_interval_valid",
             ),
+        ]
+        indexes = [
+            # The admin's list of every symbol's candles: ORDER BY open_time DESC, id DESC; its
+            # drill-down bounds and date ranges.
+            models.Index(fields=["-open_time", "-id"], name="trading_candle_open_idx"),
         ]
 
     def __str__(self) -> str:

@@ -54,7 +54,7 @@ WALLET_SECRET = "wallet-secret-PLAINTEXT-9a8b7c6d5e"
 PLAINTEXTS = (PROVIDER_KEY, WALLET_KEY, WALLET_SECRET)
 READ_ONLY = (
     "trading.trade", "trading.position", "bots.decision", "ledger.entry", "ledger.snapshot",
-    "arena.turn", "ledger.account", "trading.market", "trading.cooldown",
+    "arena.turn", "arena.botturn", "trading.candle", "ledger.account", "trading.market", "trading.cooldown",
 )
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -72,6 +72,8 @@ class World:
     market: Market
     wallet: Wallet
     cooldown: Cooldown
+    bot_turn: BotTurn
+    candle: Candle
 
     def row(self, label: str) -> Model:
         model = apps.get_model(label)
@@ -97,8 +99,8 @@ def world(user, bot, openai_provider) -> World:
         actions=[{"action": "open", "symbol": "BTCUSDT"}], notes=["opened"], success=True,
         model="momentum", tokens_in=100, tokens_out=20, latency_ms=40, cost=Decimal("0.00012"),
     )
-    BotTurn.objects.create(turn=turn, bot=bot, status="finished", decision=decision, started_at=T0,
-                           finished_at=T0 + timedelta(seconds=9))
+    bot_turn = BotTurn.objects.create(turn=turn, bot=bot, status="finished", decision=decision, started_at=T0,
+                                      finished_at=T0 + timedelta(seconds=9))
     position = Position.objects.create(
         bot=bot, symbol="BTCUSDT", side="LONG", margin=Decimal("100"), leverage=10,
         quantity=Decimal("0.0153"), entry_price=Decimal("65000.5"),
@@ -148,11 +150,12 @@ def world(user, bot, openai_provider) -> World:
         first_decision=decision, last_decision=decision, decisions_count=1, token_count=250,
         model="momentum", cost=Decimal("0"),
     )
-    Candle.objects.create(
+    candle = Candle.objects.create(
         symbol="BTCUSDT", interval="5m", open_time=T0, open=Decimal("65000"), high=Decimal("65100"),
         low=Decimal("64900"), close=Decimal("65050"), volume=Decimal("12.5"), fetched_at=T0,
     )
-    return World(bot, turn, decision, position, trade, entry, snapshot, market, wallet, cooldown)
+    return World(bot, turn, decision, position, trade, entry, snapshot, market, wallet, cooldown, bot_turn,
+                 candle)
 
 
 def _url(label: str, view: str, *args: object) -> str:
@@ -416,9 +419,10 @@ def test_trade_export_has_the_columns_and_exact_values_of_the_selected_rows(su, 
     assert re.search(r'filename="trading_trade_\d{8}T\d{6}Z\.csv"', response["Content-Disposition"])
     rows = _csv(response)
     assert list(rows[0]) == [f.attname for f in Trade._meta.concrete_fields]
-    assert [int(r["id"]) for r in rows] == [w.trade.pk, close.pk]
+    # In the list's order: newest first, and the later id first within the same moment.
+    assert [int(r["id"]) for r in rows] == [close.pk, w.trade.pk]
     assert unselected.pk not in {int(r["id"]) for r in rows}
-    opened, closed = rows
+    closed, opened = rows
     assert Decimal(opened["price"]) == Decimal("65000.5")
     assert Decimal(opened["fee"]) == Decimal("0.49725383")
     assert opened["pnl"] == ""
