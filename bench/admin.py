@@ -12,14 +12,16 @@ kind of term it serves (an id, a symbol's start, a bot's name, an exact legacy i
 drill-down to a year, a month and a day; a deep page (``?p=500``, or the last page of a
 table that has fewer); one change page; and the CSV export of a filtered month, timed to its
 first data row (the export streams: the header goes out before the query runs, so the header
-alone would prove nothing). Each page is
-rendered whole through the Django stack (sessions, the admin's middleware), as a superuser
-who signed in; the figure is the median of 3 after a warm-up, with the page's SQL
-statements. A filter of an admin that no measured page uses is reported (``unmeasured``).
+alone would prove nothing). Each page is rendered whole through the Django stack (sessions,
+the admin's middleware), as a superuser who signed in; the figure is the median of 5 after a
+warm-up, with the page's SQL statements. A filter of an admin that no measured page uses is
+reported (``unmeasured``).
 
-Target: every page under 300 ms at the large size, and the same number of SQL statements at
-both sizes (no query grows with the rows). The ratio large/small of each page's time is
-printed beside it: the baseline is the same page on a hundredth of the rows, in the same run.
+Target: every page under 300 ms at the large size, and no more SQL statements at the large size
+than at the small one (none grows with the rows; a whole PostgreSQL table of a million rows is
+counted from the planner's estimate, so its list page runs one statement fewer). The ratio
+large/small of each page's time is printed beside it: the baseline is the same page on a
+hundredth of the rows, in the same run.
 
 Runs on a new SQLite file, or with a postgres:// ``DATABASE_URL`` on a scratch database
 beside the named one, dropped at the end (bench/djangoenv.py). ``--keep`` leaves the loaded
@@ -50,7 +52,7 @@ TARGET_MS = 300
 OWNERS, BOTS_PER_OWNER, DAYS = 5, 2, 365
 SMALL = {"trades": 10_000, "decisions": 2_000, "snapshots": 5_000}
 GROWTH, GROWTH_QUICK = 100, 10
-RUNS = 3
+RUNS = 5
 
 
 def _day(at: datetime) -> str:
@@ -278,20 +280,20 @@ def run(*, quick: bool, vendor: str, measured: bool = True) -> dict:
         return {"benchmark": "admin", "database": vendor, "loaded_only": True, "sizes": sizes}
     pages = every_page(world_of(built))
     large = measure(client, pages, "large")
-    ratios, same_queries = {}, True
+    ratios, not_growing = {}, True
     for admin_label, admin_pages in large.items():
         for name, r in admin_pages.items():
             before = small[admin_label][name]
             r["ratio"] = ratios[f"{admin_label} {name}"] = round(r["ms"] / max(before["ms"], 0.1), 2)
             r["queries_small"] = before["queries"]
-            same_queries &= r["queries"] == before["queries"]
+            not_growing &= r["queries"] <= before["queries"]
     for key, ratio in sorted(ratios.items(), key=lambda kv: -kv[1])[:10]:
         print(f"ratio {key:40} large/small {ratio:6.2f}x", flush=True)
     for line in missing:
         print(f"unmeasured filter: {line}", flush=True)
     return {"benchmark": "admin", "database": vendor, "quick": quick, "growth": growth, "sizes": sizes,
             "target_ms": TARGET_MS, "runs_per_page": RUNS, "pages": {"small": small, "large": large},
-            "same_queries_at_both_sizes": same_queries, "unmeasured_filters": missing, **verdict(large)}
+            "queries_not_growing": not_growing, "unmeasured_filters": missing, **verdict(large)}
 
 
 def rerun(vendor: str) -> dict:

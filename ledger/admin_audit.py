@@ -81,7 +81,12 @@ class AuditSearch:
             if value > _BIGINT_MAX:
                 return None
             return _any(Q(**{name: value}) for name in self.ids)
-        found = [Q(**{f"{name}__exact": term}) for name in self.exact]
+        found = []
+        if self.exact:  # asked first, and only kept when it matches: an OR would cost the order's index
+            exact = _any(Q(**{f"{name}__exact": term}) for name in self.exact)
+            ids = list(model._default_manager.filter(exact).values_list("pk", flat=True)[:_NAME_IDS_LIMIT])
+            if ids:
+                found.append(Q(pk__in=ids))
         if self.symbol and _SYMBOL.fullmatch(term):
             wanted = term.upper()
             symbols = {s for s in (self.symbols() if self.symbols else ()) if s.startswith(wanted)} | {wanted}

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from django import forms
 from django.conf import settings
@@ -203,10 +203,20 @@ class _DeferringChangeList(ChangeList):
         queryset = super().get_queryset(request, exclude_parameters)
         return queryset.defer(*self.model_admin.changelist_defer)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Django merges the list's filters into each row's link by resolving that link's URL
+        # (add_preserved_filters), row by row; a change URL is never the changelist, so the
+        # merge is this same query string on every row: built once, and Django's step skipped.
+        self._row_query = urlencode(dict(parse_qsl(self.preserved_filters)))
+        self.preserved_filters = ""
+
     def url_for_result(self, result: Model) -> str:
         if self.model_admin.admin_site.name != "admin":
-            return super().url_for_result(result)
-        return admin_url(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", result.pk)
+            url = super().url_for_result(result)
+        else:
+            url = admin_url(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", result.pk)
+        return f"{url}?{self._row_query}" if self._row_query else url
 
 
 class ReadOnlyAdminMixin:
@@ -258,9 +268,29 @@ def decimal_display(value: Decimal) -> str:
     return formats.number_format(Decimal(text))
 
 
+@functools.cache
+def _choices_of(field: models.Field) -> dict[Any, Any] | None:
+    """A field's choices as a dict, built once (Django builds it again for every cell)."""
+    try:
+        return dict(field.flatchoices) if getattr(field, "flatchoices", None) else None
+    except TypeError:  # list-like choices: Django's own path handles them
+        return None
+
+
 def _display_for_field(value: Any, field: Any, empty_value_display: str, *args: Any, **kwargs: Any) -> Any:
+    # The cells of a changelist page, in the order they are common: what Django would
+    # show, without its per-cell work (a dict of the choices, locale lookups for an int).
+    choices = _choices_of(field) if isinstance(field, models.Field) else None
+    if choices is not None:
+        try:
+            return choices.get(value, empty_value_display)
+        except TypeError:  # an unhashable value
+            return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
     if isinstance(value, Decimal) and value.is_finite() and not getattr(field, "flatchoices", None):
         return decimal_display(value)
+    if (type(value) is int and isinstance(field, models.IntegerField)
+            and not getattr(field, "flatchoices", None) and not settings.USE_THOUSAND_SEPARATOR):
+        return str(value)
     return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
 
 

@@ -275,6 +275,8 @@ class Trade(models.Model):
             models.Index(fields=["symbol", "-executed_at"], name="trading_trade_symbol_idx"),
             # The admin's kind filter and its count: WHERE kind = ? ORDER BY executed_at DESC, id DESC.
             models.Index(fields=["kind", "-executed_at", "-id"], name="trading_trade_kind_idx"),
+            # Both together, and their count: WHERE kind = ? AND side = ? ORDER BY executed_at DESC.
+            models.Index(fields=["kind", "side", "-executed_at", "-id"], name="trading_trade_kind_side_idx"),
             # The admin's close-reason filter and its count: WHERE reason = ? ORDER BY executed_at DESC.
             models.Index(fields=["reason", "-executed_at", "-id"], name="trading_trade_reason_idx"),
             # The admin's search by a legacy or an exchange order id (imported and real fills only).
