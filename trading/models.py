@@ -277,6 +277,9 @@ class Trade(models.Model):
             models.Index(fields=["kind", "-executed_at", "-id"], name="trading_trade_kind_idx"),
             # Both together, and their count: WHERE kind = ? AND side = ? ORDER BY executed_at DESC.
             models.Index(fields=["kind", "side", "-executed_at", "-id"], name="trading_trade_kind_side_idx"),
+            # The side alone: WHERE side = ? ORDER BY executed_at DESC, id DESC (without it, SQLite
+            # would sort the whole side out of the index above).
+            models.Index(fields=["side", "-executed_at", "-id"], name="trading_trade_side_idx"),
             # The admin's close-reason filter and its count: WHERE reason = ? ORDER BY executed_at DESC.
             models.Index(fields=["reason", "-executed_at", "-id"], name="trading_trade_reason_idx"),
             # The admin's search by a legacy or an exchange order id (imported and real fills only).

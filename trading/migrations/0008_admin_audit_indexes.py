@@ -58,6 +58,10 @@ class Migration(migrations.Migration):
         ),
         AddIndexOnline(
             model_name='trade',
+            index=models.Index(fields=['side', '-executed_at', '-id'], name='trading_trade_side_idx'),
+        ),
+        AddIndexOnline(
+            model_name='trade',
             index=models.Index(fields=['reason', '-executed_at', '-id'], name='trading_trade_reason_idx'),
         ),
         AddIndexOnline(
