@@ -76,7 +76,7 @@ class AuditSearch:
         term = term.strip()
         if not term:
             return Q()
-        if term.isdigit():
+        if term.isascii() and term.isdigit():  # not "²" or "٣", which str.isdigit() also accepts
             value = int(term)
             if value > _BIGINT_MAX:
                 return None

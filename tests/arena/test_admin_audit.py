@@ -199,7 +199,9 @@ def test_search_matches_ids_symbols_names_and_exact_ids(su):
     assert found("owner2") == every(bot__owner__username="owner2") != []
     assert found(some.legacy_id) == found(some.exchange_order_id) == found(some.client_order_id) == [some.pk]
     assert found(some.legacy_id[:-1]) == []  # ids are matched exactly, not in part
-    for hostile in ("99999999999999999999999", "%", "_", "'; DROP TABLE trading_trade; --", "\\", "€"):
+    hostile_terms = ("99999999999999999999999", "%", "_", "'; DROP TABLE trading_trade; --", "\\", "€",
+                     "²", "٣")
+    for hostile in hostile_terms:
         assert found(hostile) == [], hostile
     assert found("   ") == every()
     assert Trade.objects.count() == len(every())
