@@ -17,9 +17,10 @@ the admin's middleware), as a superuser who signed in; the figure is the median 
 warm-up, with the page's SQL statements. A filter of an admin that no measured page uses is
 reported (``unmeasured``).
 
-Target: every page under 300 ms at the large size, and no more SQL statements at the large size
-than at the small one (none grows with the rows; a whole PostgreSQL table of a million rows is
-counted from the planner's estimate, so its list page runs one statement fewer). The ratio
+Target: every page under 300 ms at the large size, and at most one SQL statement more at the
+large size than at the small one: none grows with the rows, but a filtered set that fits one
+page at the small size is read in one statement there, and in two (its ids, then its rows) once
+it has several pages. The ratio
 large/small of each page's time is printed beside it: the baseline is the same page on a
 hundredth of the rows, in the same run.
 
@@ -295,7 +296,7 @@ def run(*, quick: bool, vendor: str, measured: bool = True) -> dict:
             before = small[admin_label][name]
             r["ratio"] = ratios[f"{admin_label} {name}"] = round(r["ms"] / max(before["ms"], 0.1), 2)
             r["queries_small"] = before["queries"]
-            not_growing &= r["queries"] <= before["queries"]
+            not_growing &= r["queries"] <= before["queries"] + 1
     for key, ratio in sorted(ratios.items(), key=lambda kv: -kv[1])[:10]:
         print(f"ratio {key:40} large/small {ratio:6.2f}x", flush=True)
     for line in missing:
