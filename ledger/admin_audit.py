@@ -167,31 +167,24 @@ class AuditPaginator(Paginator):
         counted = queryset.order_by()[: self.COUNT_CAP + 1].count()
         return AtLeast(self.COUNT_CAP) if counted > self.COUNT_CAP else counted
 
-    def page(self, number: Any) -> Any:
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        rows = self.object_list
-        if not isinstance(rows, QuerySet):
-            return self._get_page(rows[bottom:top], number, self)
-        ids = list(rows.values_list("pk", flat=True)[bottom:top])
-        found = {obj.pk: obj for obj in _rows_of(rows, ids)}
-        return self._get_page([found[pk] for pk in ids if pk in found], number, self)
+    def _get_page(self, object_list: Any, number: int, paginator: Paginator) -> Any:
+        # Django's page() hands over the page's slice of the queryset: its ids, then its rows
+        # (a queryset with computed columns is read as Django reads it).
+        if isinstance(object_list, QuerySet) and not object_list.query.annotations:
+            ids = list(object_list.values_list("pk", flat=True))
+            found = {obj.pk: obj for obj in _rows_of(object_list, ids)}
+            object_list = [found[pk] for pk in ids if pk in found]
+        return super()._get_page(object_list, number, paginator)
 
 
 def _rows_of(queryset: QuerySet, ids: list[Any]) -> QuerySet:
     """The rows ``ids`` with what ``queryset`` joins and defers, looked up by primary key
-    only: the filters already chose them (kept, a planner may walk a filter's index
-    instead of fetching the hundred rows)."""
-    if queryset.query.annotations:  # computed columns need the whole query
-        return queryset.filter(pk__in=ids).order_by()
+    only: the filters already chose them, and repeated here a planner may answer them by
+    walking a filter's index instead of fetching the hundred rows."""
     rows = queryset.model._default_manager.db_manager(queryset.db).filter(pk__in=ids)
     rows.query.select_related = queryset.query.select_related
     rows.query.deferred_loading = queryset.query.deferred_loading
     return rows
-
 
 
 def _estimated_rows(queryset: QuerySet) -> int | None:

@@ -286,10 +286,11 @@ def _display_for_field(value: Any, field: Any, empty_value_display: str, *args: 
             return choices.get(value, empty_value_display)
         except TypeError:  # an unhashable value
             return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
-    if isinstance(value, Decimal) and value.is_finite() and not getattr(field, "flatchoices", None):
+    if getattr(field, "flatchoices", None):  # list-like choices: Django's own path
+        return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
+    if isinstance(value, Decimal) and value.is_finite():
         return decimal_display(value)
-    if (type(value) is int and isinstance(field, models.IntegerField)
-            and not getattr(field, "flatchoices", None) and not settings.USE_THOUSAND_SEPARATOR):
+    if type(value) is int and isinstance(field, models.IntegerField) and not settings.USE_THOUSAND_SEPARATOR:
         return str(value)
     return admin_utils.display_for_field(value, field, empty_value_display, *args, **kwargs)
 

@@ -40,7 +40,7 @@ class SymbolFilter(admin.SimpleListFilter):
     parameter_name = "symbol"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(s, s) for s in Market.objects.order_by("symbol").values_list("symbol", flat=True)]
+        return [(s, s) for s in sorted(market_symbols())]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
